@@ -1,0 +1,32 @@
+# goodjob: PGXS build of the extension and its tests
+
+EXTENSION = goodjob
+MODULE_big = goodjob
+OBJS = \
+	src/goodjob.o \
+	src/args.o \
+	src/queue_spec.o \
+	src/enqueue.o \
+	src/claim.o \
+	src/lifecycle.o \
+	src/admin.o \
+	src/maintenance.o
+
+DATA = $(wildcard sql/goodjob--*.sql)
+
+REGRESS = setup enqueue claim lifecycle admin maintenance security
+
+ISOLATION = claim_race lease_takeover complete_vs_discard
+ISOLATION_OPTS = --inputdir=test --outputdir=test/output
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+EXTRA_CLEAN = test/output tmp_check
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
