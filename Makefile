@@ -7,6 +7,7 @@ OBJS = \
 	src/args.o \
 	src/queue_spec.o \
 	src/enqueue.o \
+	src/bulk.o \
 	src/claim.o \
 	src/lifecycle.o \
 	src/admin.o \

@@ -152,6 +152,19 @@ LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'goodjob_enqueue';
 
+CREATE FUNCTION goodjob.bulk_enqueue(
+	job_classes text[],
+	args jsonb[],
+	queue_names text[] DEFAULT NULL,
+	priorities integer[] DEFAULT NULL,
+	scheduled_ats timestamptz[] DEFAULT NULL,
+	batch_id bigint DEFAULT NULL,
+	max_attempts integer DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE c VOLATILE SECURITY DEFINER ROWS 1000
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'goodjob_bulk_enqueue';
+
 CREATE FUNCTION goodjob.claim(
 	queues text DEFAULT '*',
 	worker text DEFAULT NULL,
@@ -218,6 +231,7 @@ AS 'MODULE_PATHNAME', 'goodjob_run_maintenance';
 -- Everything above changes data: nobody but the owner runs it until granted.
 REVOKE ALL ON FUNCTION
 	goodjob.enqueue(text, jsonb, text, integer, timestamptz, integer, bigint),
+	goodjob.bulk_enqueue(text[], jsonb[], text[], integer[], timestamptz[], bigint, integer),
 	goodjob.claim(text, text, integer, interval),
 	goodjob.complete(bigint, integer),
 	goodjob.complete(bigint[], integer[]),

@@ -57,9 +57,9 @@ goodjob_lease_usecs(FunctionCallInfo fcinfo, int argno)
 
 /* Rejects an empty job class. */
 void
-goodjob_check_job_class(const char *job_class)
+goodjob_check_job_class(text *job_class)
 {
-	if (job_class[0] == '\0')
+	if (VARSIZE_ANY_EXHDR(job_class) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("job class must not be empty")));
@@ -142,7 +142,11 @@ goodjob_array_arg_length(FunctionCallInfo fcinfo, int argno, const char *name,
 	return ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
 }
 
-/* Raises 23503 unless batch batch_id exists. Must run inside SPI. */
+/*
+ * Raises 23503 unless batch batch_id exists, and locks it FOR KEY SHARE (as
+ * its foreign key would) so that it cannot go away before commit. Must run
+ * inside SPI.
+ */
 void
 goodjob_check_batch_exists(int64 batch_id)
 {
@@ -151,9 +155,9 @@ goodjob_check_batch_exists(int64 batch_id)
 	Datum		values[1];
 
 	values[0] = Int64GetDatum(batch_id);
-	goodjob_plan(&plan, "SELECT 1 FROM goodjob.batches WHERE id = $1",
+	goodjob_plan(&plan, "SELECT 1 FROM goodjob.batches WHERE id = $1 FOR KEY SHARE",
 				 1, argtypes);
-	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up batch " INT64_FORMAT, batch_id);
 	if (SPI_processed == 0)
 		ereport(ERROR,

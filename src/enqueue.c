@@ -28,7 +28,6 @@ goodjob_enqueue(PG_FUNCTION_ARGS)
 	TIMESTAMPTZOID, INT4OID, INT8OID};
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	char	   *job_class;
 	char	   *queue_name;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	bool		isnull;
@@ -39,9 +38,8 @@ goodjob_enqueue(PG_FUNCTION_ARGS)
 	goodjob_require_arg(fcinfo, 2, "queue_name");
 	goodjob_require_arg(fcinfo, 3, "priority");
 
-	job_class = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	goodjob_check_job_class(PG_GETARG_TEXT_PP(0));
 	queue_name = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	goodjob_check_job_class(job_class);
 	goodjob_check_queue_name(queue_name);
 
 	values[0] = PG_GETARG_DATUM(2);

@@ -53,7 +53,7 @@ extern double goodjob_backoff_jitter;
 /* args.c: argument checks shared by the SQL-callable functions */
 extern void goodjob_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern int64 goodjob_lease_usecs(FunctionCallInfo fcinfo, int argno);
-extern void goodjob_check_job_class(const char *job_class);
+extern void goodjob_check_job_class(text *job_class);
 extern void goodjob_check_queue_name(const char *queue_name);
 extern int32 goodjob_max_attempts_arg(FunctionCallInfo fcinfo, int argno);
 extern void goodjob_check_attempt(int32 attempt);
