@@ -15,9 +15,9 @@ OBJS = \
 
 DATA = $(wildcard sql/goodjob--*.sql)
 
-REGRESS = setup enqueue claim lifecycle admin maintenance security
+REGRESS = setup enqueue claim lifecycle admin maintenance security bulk_enqueue
 
-ISOLATION = claim_race lease_takeover complete_vs_discard
+ISOLATION = claim_race lease_takeover complete_vs_discard notify
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output
 
 TAP_TESTS = 1

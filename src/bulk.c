@@ -193,10 +193,10 @@ find_columns(Relation rel, JobColumns *cols)
 
 /*
  * Returns the counter of queue_name, checking the name and making the counter
- * on first sight.
+ * on first sight; *order lists the counters in the order first seen.
  */
 static QueueCount *
-count_queue(HTAB *counts, MemoryContext queues_cxt, char *queue_name)
+count_queue(HTAB *counts, List **order, MemoryContext queues_cxt, char *queue_name)
 {
 	QueueCount *entry;
 	bool		found;
@@ -204,9 +204,13 @@ count_queue(HTAB *counts, MemoryContext queues_cxt, char *queue_name)
 	entry = hash_search(counts, &queue_name, HASH_ENTER, &found);
 	if (!found)
 	{
+		MemoryContext old = MemoryContextSwitchTo(queues_cxt);
+
 		goodjob_check_queue_name(queue_name);
-		entry->queue_name = MemoryContextStrdup(queues_cxt, queue_name);
+		entry->queue_name = pstrdup(queue_name);
 		entry->count = 0;
+		*order = lappend(*order, entry);
+		MemoryContextSwitchTo(old);
 	}
 	return entry;
 }
@@ -282,8 +286,8 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 	MemoryContext old_cxt;
 	HASHCTL		hash_ctl;
 	HTAB	   *queue_counts;
-	HASH_SEQ_STATUS hash_seq;
-	QueueCount *entry;
+	List	   *queue_order = NIL;
+	ListCell   *lc;
 	QueueCount *queue = NULL;
 	Datum		state_queued = CStringGetTextDatum("queued");
 	Datum		default_queue = CStringGetTextDatum("default");
@@ -375,7 +379,8 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 		else
 			queue_name = default_queue;
 		if (queue == NULL || !text_equals_cstring(queue_name, queue->queue_name))
-			queue = count_queue(queue_counts, old_cxt, TextDatumGetCString(queue_name));
+			queue = count_queue(queue_counts, &queue_order, old_cxt,
+								TextDatumGetCString(queue_name));
 		queue->count++;
 
 		if (arrays[ARG_PRIORITIES].present)
@@ -428,9 +433,12 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 		flush_rows(rel, rri, estate, slots, nbuffered, bistate);
 	MemoryContextSwitchTo(old_cxt);
 
-	hash_seq_init(&hash_seq, queue_counts);
-	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	foreach(lc, queue_order)
+	{
+		QueueCount *entry = lfirst(lc);
+
 		goodjob_notify_enqueued(entry->queue_name, entry->count);
+	}
 
 	for (i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
