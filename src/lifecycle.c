@@ -100,8 +100,9 @@ goodjob_complete_many(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("arrays \"job_ids\" and \"attempts\" must have the same length"),
-				 errdetail("\"job_ids\" has %d elements and \"attempts\" has %d.",
-						   njobs, nattempts)));
+				 errdetail_plural("\"job_ids\" has %d element and \"attempts\" has %d.",
+								  "\"job_ids\" has %d elements and \"attempts\" has %d.",
+								  njobs, njobs, nattempts)));
 	if (njobs == 0)
 		PG_RETURN_INT32(0);
 
