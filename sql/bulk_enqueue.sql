@@ -122,6 +122,21 @@ SELECT goodjob.bulk_enqueue('{A}', array['{}']::jsonb[], max_attempts => 0);
 SELECT goodjob.bulk_enqueue('{A}', array['{}']::jsonb[], max_attempts => -3);
 \echo :LAST_ERROR_SQLSTATE
 
+-- infinite times would park a job forever (or put it first forever)
+SELECT goodjob.bulk_enqueue('{A}', array['{}']::jsonb[], scheduled_ats => '{infinity}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT goodjob.enqueue('A', scheduled_at => '-infinity');
+\echo :LAST_ERROR_SQLSTATE
+SELECT goodjob.enqueue('Finite') AS finite_id \gset
+SELECT goodjob.reschedule_job(:finite_id, 'infinity');
+\echo :LAST_ERROR_SQLSTATE
+SELECT id AS claimed_id, attempts AS claimed_attempt FROM goodjob.claim('default', 'w', 1) \gset
+SELECT goodjob.fail(:claimed_id, :claimed_attempt, 'boom', retry_at => 'infinity');
+\echo :LAST_ERROR_SQLSTATE
+SELECT state, attempts FROM goodjob.jobs WHERE id = :claimed_id;
+SELECT goodjob.discard_job(:claimed_id);
+SELECT count(*) AS jobs_before FROM goodjob.jobs \gset
+
 -- unknown batch
 SELECT goodjob.bulk_enqueue('{A}', array['{}']::jsonb[], batch_id => -1);
 \echo :LAST_ERROR_SQLSTATE

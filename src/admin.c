@@ -123,6 +123,7 @@ goodjob_reschedule_job(PG_FUNCTION_ARGS)
 
 	goodjob_require_arg(fcinfo, 0, "job_id");
 	goodjob_require_arg(fcinfo, 1, "scheduled_at");
+	goodjob_check_finite(PG_GETARG_TIMESTAMPTZ(1), "scheduled_at");
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 

@@ -107,6 +107,16 @@ goodjob_max_attempts_arg(FunctionCallInfo fcinfo, int argno)
 	return max_attempts;
 }
 
+/* Rejects an infinite time, which would park a job forever or run it first forever. */
+void
+goodjob_check_finite(TimestampTz ts, const char *name)
+{
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite time", name)));
+}
+
 /* Rejects an attempt number that no claim can have produced. */
 void
 goodjob_check_attempt(int32 attempt)

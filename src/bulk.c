@@ -392,7 +392,11 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 			values[cols.priority] = Int32GetDatum(0);
 
 		if (arrays[ARG_SCHEDULED_ATS].present && !arrays[ARG_SCHEDULED_ATS].isnull)
+		{
 			values[cols.scheduled_at] = arrays[ARG_SCHEDULED_ATS].value;
+			goodjob_check_finite(DatumGetTimestampTz(values[cols.scheduled_at]),
+								 "scheduled_ats element");
+		}
 		else
 			values[cols.scheduled_at] = TimestampTzGetDatum(now);
 

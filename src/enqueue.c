@@ -46,6 +46,8 @@ goodjob_enqueue(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(0);
 	values[2] = PG_GETARG_DATUM(1);
 	values[3] = PG_GETARG_DATUM(3);
+	if (!PG_ARGISNULL(4))
+		goodjob_check_finite(PG_GETARG_TIMESTAMPTZ(4), "scheduled_at");
 	values[4] = PG_ARGISNULL(4) ? TimestampTzGetDatum(now) : PG_GETARG_DATUM(4);
 	values[5] = Int32GetDatum(goodjob_max_attempts_arg(fcinfo, 5));
 	if (PG_ARGISNULL(6))

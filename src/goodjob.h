@@ -57,6 +57,7 @@ extern void goodjob_check_job_class(text *job_class);
 extern void goodjob_check_queue_name(const char *queue_name);
 extern int32 goodjob_max_attempts_arg(FunctionCallInfo fcinfo, int argno);
 extern void goodjob_check_attempt(int32 attempt);
+extern void goodjob_check_finite(TimestampTz ts, const char *name);
 extern int	goodjob_array_arg_length(FunctionCallInfo fcinfo, int argno,
 									 const char *name, bool allow_null_elements);
 extern void goodjob_check_batch_exists(int64 batch_id);

@@ -154,6 +154,8 @@ goodjob_fail(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (PG_GETARG_BOOL(3))
 	{
+		if (!PG_ARGISNULL(4))
+			goodjob_check_finite(PG_GETARG_TIMESTAMPTZ(4), "retry_at");
 		values[2] = PG_ARGISNULL(4) ?
 			TimestampTzGetDatum(goodjob_retry_time(PG_GETARG_INT32(1), now)) :
 			PG_GETARG_DATUM(4);
