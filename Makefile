@@ -11,7 +11,12 @@ OBJS = \
 	src/claim.o \
 	src/lifecycle.o \
 	src/admin.o \
-	src/maintenance.o
+	src/maintenance.o \
+	src/batch.o \
+	src/batch_finish.o \
+	src/retention.o \
+	src/shmem.o \
+	src/maintainer.o
 
 DATA = $(wildcard sql/goodjob--*.sql)
 

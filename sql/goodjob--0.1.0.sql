@@ -27,8 +27,15 @@ CREATE TABLE goodjob.batches (
 	enqueued_at timestamptz,
 	discarded_at timestamptz,
 	jobs_finished_at timestamptz,
-	finished_at timestamptz
+	finished_at timestamptz,
+	-- set by batch_cancel(); a cancelled batch cannot be armed again
+	cancelled_at timestamptz,
+	-- start of the current round: only discards since then count
+	round_started_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+
+-- maintenance passes look at batches that have not finished
+CREATE INDEX batches_open ON goodjob.batches (id) WHERE finished_at IS NULL;
 
 CREATE TABLE goodjob.active_jobs (
 	id bigint NOT NULL DEFAULT pg_catalog.nextval('goodjob.jobs_id_seq') PRIMARY KEY,
@@ -104,6 +111,9 @@ CREATE TABLE goodjob.finished_jobs_default
 	PARTITION OF goodjob.finished_jobs DEFAULT;
 
 CREATE INDEX finished_jobs_id ON goodjob.finished_jobs (id);
+-- retention trims the default partition by finished_at
+CREATE INDEX finished_jobs_default_finished_at
+	ON goodjob.finished_jobs_default (finished_at);
 CREATE INDEX finished_jobs_batch
 	ON goodjob.finished_jobs (batch_id)
 	WHERE batch_id IS NOT NULL;
@@ -125,6 +135,31 @@ CREATE VIEW goodjob.jobs AS
 
 COMMENT ON VIEW goodjob.jobs IS
 	'Every job: queued and running ones from goodjob.active_jobs, finished ones from goodjob.finished_jobs';
+
+CREATE VIEW goodjob.batch_progress AS
+	SELECT b.id AS batch_id, b.description,
+		   COALESCE(a.queued, 0) AS queued,
+		   COALESCE(a.running, 0) AS running,
+		   COALESCE(f.succeeded, 0) AS succeeded,
+		   COALESCE(f.discarded, 0) AS discarded,
+		   COALESCE(a.queued, 0) + COALESCE(a.running, 0) +
+		   COALESCE(f.succeeded, 0) + COALESCE(f.discarded, 0) AS total,
+		   b.enqueued_at, b.discarded_at, b.jobs_finished_at, b.finished_at,
+		   b.cancelled_at, b.finished_at IS NOT NULL AS finished
+	FROM goodjob.batches b
+	LEFT JOIN (SELECT batch_id,
+					  pg_catalog.count(*) FILTER (WHERE state = 'queued') AS queued,
+					  pg_catalog.count(*) FILTER (WHERE state = 'running') AS running
+			   FROM goodjob.active_jobs WHERE batch_id IS NOT NULL
+			   GROUP BY batch_id) a ON a.batch_id = b.id
+	LEFT JOIN (SELECT batch_id,
+					  pg_catalog.count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+					  pg_catalog.count(*) FILTER (WHERE state = 'discarded') AS discarded
+			   FROM goodjob.finished_jobs WHERE batch_id IS NOT NULL
+			   GROUP BY batch_id) f ON f.batch_id = b.id;
+
+COMMENT ON VIEW goodjob.batch_progress IS
+	'Per batch: its jobs counted by state, and whether it has finished (jobs and callbacks)';
 
 SELECT pg_catalog.pg_extension_config_dump('goodjob.active_jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('goodjob.finished_jobs_default', '');
@@ -222,6 +257,43 @@ LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'goodjob_reschedule_job';
 
+CREATE FUNCTION goodjob.batch_create(
+	description text DEFAULT NULL,
+	properties jsonb DEFAULT '{}',
+	on_finish text DEFAULT NULL,
+	on_success text DEFAULT NULL,
+	on_discard text DEFAULT NULL,
+	callback_queue_name text DEFAULT NULL,
+	callback_priority integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'goodjob_batch_create';
+
+CREATE FUNCTION goodjob.batch_enqueue(batch_id bigint)
+RETURNS void
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'goodjob_batch_enqueue';
+
+CREATE FUNCTION goodjob.batch_retry(batch_id bigint)
+RETURNS integer
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'goodjob_batch_retry';
+
+CREATE FUNCTION goodjob.batch_cancel(batch_id bigint, reason text DEFAULT NULL)
+RETURNS integer
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'goodjob_batch_cancel';
+
+CREATE FUNCTION goodjob.batch_update_properties(batch_id bigint, patch jsonb)
+RETURNS jsonb
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'goodjob_batch_update_properties';
+
 CREATE FUNCTION goodjob.run_maintenance()
 RETURNS jsonb
 LANGUAGE c VOLATILE SECURITY DEFINER
@@ -240,5 +312,26 @@ REVOKE ALL ON FUNCTION
 	goodjob.retry_job(bigint),
 	goodjob.discard_job(bigint, text),
 	goodjob.reschedule_job(bigint, timestamptz),
+	goodjob.batch_create(text, jsonb, text, text, text, text, integer),
+	goodjob.batch_enqueue(bigint),
+	goodjob.batch_retry(bigint),
+	goodjob.batch_cancel(bigint, text),
+	goodjob.batch_update_properties(bigint, jsonb),
 	goodjob.run_maintenance()
 FROM PUBLIC;
+
+-- Batches finish (and callbacks fire) only where something runs maintenance:
+-- say so when no maintainer will serve this database.
+DO $$
+BEGIN
+	IF NOT ('goodjob' = ANY (pg_catalog.string_to_array(pg_catalog.replace(
+			pg_catalog.current_setting('shared_preload_libraries'), ' ', ''), ','))
+		AND pg_catalog.current_database() = ANY (pg_catalog.string_to_array(pg_catalog.replace(
+			COALESCE(pg_catalog.current_setting('goodjob.database_names', true), ''), ' ', ''), ',')))
+	THEN
+		RAISE WARNING 'no goodjob maintainer serves database "%"', pg_catalog.current_database()
+			USING DETAIL = 'Batches finish, callbacks are enqueued and expired leases are reaped only when maintenance runs.',
+				  HINT = 'Add goodjob to shared_preload_libraries and this database to goodjob.database_names, then restart; or call goodjob.run_maintenance() periodically, for example from pg_cron.';
+	END IF;
+END
+$$;

@@ -9,7 +9,8 @@
 SELECT count(*) AS active_jobs FROM goodjob.active_jobs;
 
 -- nothing to do
-SELECT goodjob.run_maintenance();
+SELECT r->'expired_leases_requeued' AS requeued, r->'expired_leases_discarded' AS discarded
+FROM goodjob.run_maintenance() AS r;
 
 -- a job whose lease expires, one with its last attempt, and one whose lease
 -- is still good
@@ -21,7 +22,8 @@ SELECT job_class, attempts FROM goodjob.claim('maint_ok', 'good-worker', lease =
 SELECT pg_sleep(0.05);
 
 SELECT clock_timestamp() AS t0 \gset
-SELECT goodjob.run_maintenance();
+SELECT r->'expired_leases_requeued' AS requeued, r->'expired_leases_discarded' AS discarded
+FROM goodjob.run_maintenance() AS r;
 SELECT clock_timestamp() AS t1 \gset
 SELECT job_class, state, attempts, max_attempts, error, locked_by,
 	   locked_at IS NOT NULL AS locked, lease_expires_at > :'t1' AS lease_good,
@@ -30,7 +32,8 @@ SELECT job_class, state, attempts, max_attempts, error, locked_by,
 FROM goodjob.jobs WHERE id IN (:id, :last_id, :ok_id) ORDER BY id;
 
 -- a second pass finds nothing more
-SELECT goodjob.run_maintenance();
+SELECT r->'expired_leases_requeued' AS requeued, r->'expired_leases_discarded' AS discarded
+FROM goodjob.run_maintenance() AS r;
 
 -- the old holder's token no longer holds, and changes nothing
 SELECT to_jsonb(j) AS before FROM goodjob.jobs j WHERE id = :id \gset
@@ -58,7 +61,8 @@ SELECT goodjob.enqueue('HeartbeatJob', queue_name => 'maint') AS id \gset
 SELECT attempts AS attempt FROM goodjob.claim('maint', lease => '200 milliseconds') \gset
 SELECT goodjob.heartbeat(:id, :attempt, '1 hour');
 SELECT pg_sleep(0.3);
-SELECT goodjob.run_maintenance();
+SELECT r->'expired_leases_requeued' AS requeued, r->'expired_leases_discarded' AS discarded
+FROM goodjob.run_maintenance() AS r;
 SELECT state, attempts FROM goodjob.jobs WHERE id = :id;
 
 -- several expired leases at once, in two queues
@@ -73,7 +77,9 @@ SELECT pg_sleep(0.05);
 -- process id, sorted)
 LISTEN goodjob;
 \o results/maintenance_notify.txt
-SELECT goodjob.run_maintenance() AS report \gset
+SELECT jsonb_build_object('expired_leases_requeued', r->'expired_leases_requeued',
+						  'expired_leases_discarded', r->'expired_leases_discarded') AS report
+FROM goodjob.run_maintenance() AS r \gset
 \o
 UNLISTEN goodjob;
 \echo :report

@@ -129,7 +129,8 @@ SET ROLE regress_goodjob_operator;
 SELECT goodjob.retry_job(:id2);
 SELECT goodjob.reschedule_job(:id2, '2040-01-01 00:00:00+00');
 SELECT goodjob.discard_job(:id2, 'stopped by the operator');
-SELECT goodjob.run_maintenance();
+SELECT r->'expired_leases_requeued' AS requeued, r->'expired_leases_discarded' AS discarded
+FROM goodjob.run_maintenance() AS r;
 -- no rights on the tables, nor on the worker's functions
 DELETE FROM goodjob.finished_jobs;
 \echo :LAST_ERROR_SQLSTATE
@@ -234,7 +235,8 @@ SELECT job_class, args, attempts FROM goodjob.claim('hostile');
 SELECT goodjob.complete(:h1, 2);
 SELECT goodjob.complete(ARRAY[:h1, :h2]::bigint[], ARRAY[2, 1]);
 SELECT pg_sleep(0.05);
-SELECT goodjob.run_maintenance();
+SELECT r->'expired_leases_requeued' AS requeued, r->'expired_leases_discarded' AS discarded
+FROM goodjob.run_maintenance() AS r;
 SELECT goodjob.fail(:h4, 2, 'hostile failure');
 SELECT goodjob.fail(:h4, 2, 'hostile failure', retry => false);
 SELECT goodjob.retry_job(:h4);

@@ -100,9 +100,12 @@ goodjob_discard_job(PG_FUNCTION_ARGS)
 	goodjob_plan(&plan,
 				 "WITH d AS (DELETE FROM goodjob.active_jobs WHERE id = $1"
 				 " RETURNING *) "
-				 GOODJOB_INSERT_FINISHED_FROM_D("'discarded'", "$2", "$3"),
+				 GOODJOB_INSERT_FINISHED_FROM_D("'discarded'", "$2", "$3")
+				 GOODJOB_RETURNING_BATCH_TOUCHED,
 				 3, argtypes);
 	changed = run_on_job(plan, values, NULL);
+	if (changed)
+		goodjob_wake_if_batch_touched();
 	SPI_finish();
 
 	PG_RETURN_BOOL(changed);

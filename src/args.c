@@ -16,6 +16,8 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "shmem.h"
+
 /* Raises 22004 when argument argno is NULL. */
 void
 goodjob_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
@@ -233,6 +235,25 @@ goodjob_notify_enqueued(const char *queue_name, int64 count)
 	appendStringInfo(&payload, ", \"count\": " INT64_FORMAT "}", count);
 	Async_Notify("goodjob", payload.data);
 	pfree(payload.data);
+}
+
+/*
+ * After a statement ending in GOODJOB_RETURNING_BATCH_TOUCHED, asks for the
+ * maintainer to be woken at commit if any moved job concerned a batch.
+ */
+void
+goodjob_wake_if_batch_touched(void)
+{
+	uint64		i;
+	bool		isnull;
+
+	for (i = 0; i < SPI_processed; i++)
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+									   SPI_tuptable->tupdesc, 1, &isnull)))
+		{
+			goodjob_wake_maintainer_at_commit();
+			return;
+		}
 }
 
 /*

@@ -3,8 +3,8 @@
  *	  Module entry point: defines goodjob's GUCs.
  *
  * Works both from shared_preload_libraries and when loaded on first use by
- * a backend; the background worker (registered only when preloaded) comes
- * with batch support.
+ * a backend. Only when preloaded does it reserve shared memory and register
+ * the maintainer background workers (maintainer.c).
  *-------------------------------------------------------------------------
  */
 #include "goodjob.h"
@@ -12,7 +12,11 @@
 #include <float.h>
 #include <limits.h>
 
+#include "miscadmin.h"
 #include "utils/guc.h"
+
+#include "maintenance.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -27,7 +31,7 @@ double		goodjob_backoff_jitter = 0.1;
 
 void		_PG_init(void);
 
-/* Defines the GUCs. */
+/* Defines the GUCs; when preloaded, sets up the maintainers. */
 void
 _PG_init(void)
 {
@@ -36,7 +40,7 @@ _PG_init(void)
 							   NULL,
 							   &goodjob_database_names,
 							   "postgres",
-							   PGC_SIGHUP,
+							   PGC_POSTMASTER,
 							   GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 
@@ -118,4 +122,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("goodjob");
+
+	if (process_shared_preload_libraries_in_progress)
+		goodjob_shmem_init(goodjob_register_maintainers());
 }

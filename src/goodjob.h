@@ -50,6 +50,14 @@ extern double goodjob_backoff_jitter;
 	"d.locked_at, d.lease_expires_at, " finished_at ", " error ", d.batch_id, " \
 	"d.batch_callback_id FROM d"
 
+/*
+ * Appended to GOODJOB_INSERT_FINISHED_FROM_D: one boolean per moved job,
+ * true when it belongs to a batch or is a batch's callback; see
+ * goodjob_wake_if_batch_touched().
+ */
+#define GOODJOB_RETURNING_BATCH_TOUCHED \
+	" RETURNING batch_id IS NOT NULL OR batch_callback_id IS NOT NULL"
+
 /* args.c: argument checks shared by the SQL-callable functions */
 extern void goodjob_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern int64 goodjob_lease_usecs(FunctionCallInfo fcinfo, int argno);
@@ -64,6 +72,7 @@ extern void goodjob_check_batch_exists(int64 batch_id);
 extern void goodjob_ensure_job_exists(int64 job_id);
 extern TimestampTz goodjob_retry_time(int32 attempt, TimestampTz now);
 extern void goodjob_notify_enqueued(const char *queue_name, int64 count);
+extern void goodjob_wake_if_batch_touched(void);
 extern SPIPlanPtr goodjob_plan(SPIPlanPtr *cache, const char *sql,
 							   int nargs, Oid *argtypes);
 

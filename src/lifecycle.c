@@ -36,6 +36,8 @@ run_fenced(SPIPlanPtr plan, Datum *values, char *nulls)
 	changed = SPI_processed;
 	if (changed == 0)
 		goodjob_ensure_job_exists(DatumGetInt64(values[0]));
+	else if (SPI_tuptable != NULL)
+		goodjob_wake_if_batch_touched();
 	return changed;
 }
 
@@ -70,7 +72,8 @@ goodjob_complete(PG_FUNCTION_ARGS)
 	goodjob_plan(&plan,
 				 "WITH d AS (DELETE FROM goodjob.active_jobs WHERE " HOLDS_TOKEN
 				 " RETURNING *) "
-				 GOODJOB_INSERT_FINISHED_FROM_D("'succeeded'", "$3", "NULL"),
+				 GOODJOB_INSERT_FINISHED_FROM_D("'succeeded'", "$3", "NULL")
+				 GOODJOB_RETURNING_BATCH_TOUCHED,
 				 3, argtypes);
 	changed = run_fenced(plan, values, NULL);
 	SPI_finish();
@@ -116,11 +119,13 @@ goodjob_complete_many(PG_FUNCTION_ARGS)
 				 "d AS (DELETE FROM goodjob.active_jobs j USING t"
 				 " WHERE j.id = t.id AND j.attempts = t.attempt"
 				 " AND j.state = 'running' RETURNING j.*) "
-				 GOODJOB_INSERT_FINISHED_FROM_D("'succeeded'", "$3", "NULL"),
+				 GOODJOB_INSERT_FINISHED_FROM_D("'succeeded'", "$3", "NULL")
+				 GOODJOB_RETURNING_BATCH_TOUCHED,
 				 3, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 0) < 0)
 		elog(ERROR, "could not complete jobs");
 	changed = SPI_processed;
+	goodjob_wake_if_batch_touched();
 	SPI_finish();
 
 	PG_RETURN_INT32((int32) changed);
@@ -176,7 +181,8 @@ goodjob_fail(PG_FUNCTION_ARGS)
 		goodjob_plan(&discard_plan,
 					 "WITH d AS (DELETE FROM goodjob.active_jobs WHERE " HOLDS_TOKEN
 					 " RETURNING *) "
-					 GOODJOB_INSERT_FINISHED_FROM_D("'discarded'", "$3", "$4"),
+					 GOODJOB_INSERT_FINISHED_FROM_D("'discarded'", "$3", "$4")
+					 GOODJOB_RETURNING_BATCH_TOUCHED,
 					 4, argtypes);
 		if (run_fenced(discard_plan, values, nulls) > 0)
 			new_state = "discarded";

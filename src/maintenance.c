@@ -1,11 +1,13 @@
 /*-------------------------------------------------------------------------
  * maintenance.c
- *	  goodjob.run_maintenance(): one pass of the housekeeping the background
- *	  worker does, callable by hand or from pg_cron.
+ *	  One maintenance pass, and goodjob.run_maintenance() which runs one on
+ *	  demand (by hand, or from pg_cron where the library is not preloaded).
  *
- * Today the pass reaps expired leases: a running job whose lease ran out
- * counts as a failed attempt with the error "lease expired" and is queued
- * again at once, or discarded when its attempts are used up.
+ * A pass reaps expired leases (an expired lease counts as a failed attempt
+ * with the error "lease expired": queued again at once, or discarded when
+ * its attempts are used up), finishes batches and enqueues their callbacks
+ * (batch_finish.c), and applies retention to finished jobs and batches
+ * (retention.c).
  *-------------------------------------------------------------------------
  */
 #include "goodjob.h"
@@ -16,25 +18,57 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "maintenance.h"
+
 PG_FUNCTION_INFO_V1(goodjob_run_maintenance);
 
 /* Leases reaped per statement, so that one pass never holds huge locks. */
 #define REAP_CHUNK 1000
 
 /*
- * Reaps up to REAP_CHUNK expired leases. Rows a worker is completing right
- * now are locked and skipped. Adds to *requeued and *discarded, notifies the
- * queues that got jobs back and returns how many leases it reaped. Must run
- * inside SPI.
+ * Runs a kept plan that returns (queue_name text, count bigint) rows: a row
+ * with a NULL queue counts into *rows, the others are jobs enqueued into
+ * that queue, which are notified and added to *jobs. Must run inside SPI.
  */
-static uint64
-reap_expired_chunk(TimestampTz now, int64 *requeued, int64 *discarded)
+void
+goodjob_add_counts(SPIPlanPtr plan, Datum *values, int64 *rows, int64 *jobs)
+{
+	uint64		i;
+
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run maintenance statement");
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		char	   *queue_name = SPI_getvalue(row, SPI_tuptable->tupdesc, 1);
+		bool		isnull;
+		int64		count = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc,
+														2, &isnull));
+
+		if (queue_name == NULL)
+			*rows += count;
+		else
+		{
+			*jobs += count;
+			if (count > 0)
+				goodjob_notify_enqueued(queue_name, count);
+		}
+	}
+}
+
+/*
+ * Reaps up to REAP_CHUNK expired leases and returns how many. Rows a worker
+ * is completing right now are locked and skipped. Must run inside SPI.
+ */
+static int64
+reap_expired_chunk(TimestampTz now, MaintenanceReport *report)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2];
-	uint64		reaped = 0;
-	uint64		i;
+	int64		discarded = 0;
+	int64		requeued = 0;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(REAP_CHUNK);
@@ -56,55 +90,69 @@ reap_expired_chunk(TimestampTz now, int64 *requeued, int64 *discarded)
 				 "discarded AS ("
 				 GOODJOB_INSERT_FINISHED_FROM_D("'discarded'", "$1", "'lease expired'")
 				 " RETURNING 1) "
-				 "SELECT queue_name, pg_catalog.count(*) FROM requeued"
-				 " GROUP BY queue_name "
+				 "SELECT NULL::text, pg_catalog.count(*) FROM discarded "
 				 "UNION ALL "
-				 "SELECT NULL, pg_catalog.count(*) FROM discarded",
+				 "SELECT queue_name, pg_catalog.count(*) FROM requeued"
+				 " GROUP BY queue_name",
 				 2, argtypes);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not reap expired leases");
+	goodjob_add_counts(plan, values, &discarded, &requeued);
+	report->leases_requeued += requeued;
+	report->leases_discarded += discarded;
+	return requeued + discarded;
+}
 
-	for (i = 0; i < SPI_processed; i++)
+/*
+ * Runs one maintenance pass and adds what it did to *report (which may be
+ * NULL). Must run inside SPI, in a transaction.
+ */
+void
+goodjob_maintenance_pass(MaintenanceReport *report)
+{
+	MaintenanceReport ignored;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (report == NULL)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		char	   *queue_name = SPI_getvalue(row, SPI_tuptable->tupdesc, 1);
-		bool		isnull;
-		int64		count = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc,
-														2, &isnull));
-
-		if (queue_name != NULL)
-		{
-			*requeued += count;
-			goodjob_notify_enqueued(queue_name, count);
-		}
-		else
-			*discarded += count;
-		reaped += count;
+		memset(&ignored, 0, sizeof(ignored));
+		report = &ignored;
 	}
-	return reaped;
+
+	while (reap_expired_chunk(now, report) >= REAP_CHUNK)
+		CHECK_FOR_INTERRUPTS();
+	goodjob_finish_batches(now, report);
+	goodjob_apply_retention(now, report);
 }
 
 /*
  * goodjob.run_maintenance() RETURNS jsonb
  *
- * Runs one maintenance pass and returns what it did, e.g.
- * {"expired_leases_requeued": 2, "expired_leases_discarded": 0}.
+ * Runs one maintenance pass and returns what it did, as counts.
  */
 Datum
 goodjob_run_maintenance(PG_FUNCTION_ARGS)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	int64		requeued = 0;
-	int64		discarded = 0;
-	char	   *report;
+	MaintenanceReport report;
+	char	   *json;
 
+	memset(&report, 0, sizeof(report));
 	SPI_connect();
-	while (reap_expired_chunk(now, &requeued, &discarded) >= REAP_CHUNK)
-		CHECK_FOR_INTERRUPTS();
+	goodjob_maintenance_pass(&report);
 	SPI_finish();
 
-	report = psprintf("{\"expired_leases_requeued\": " INT64_FORMAT
-					  ", \"expired_leases_discarded\": " INT64_FORMAT "}",
-					  requeued, discarded);
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(report)));
+	json = psprintf("{\"expired_leases_requeued\": " INT64_FORMAT
+					", \"expired_leases_discarded\": " INT64_FORMAT
+					", \"batches_discarded\": " INT64_FORMAT
+					", \"batches_jobs_finished\": " INT64_FORMAT
+					", \"batches_finished\": " INT64_FORMAT
+					", \"callbacks_enqueued\": " INT64_FORMAT
+					", \"partitions_created\": " INT64_FORMAT
+					", \"partitions_dropped\": " INT64_FORMAT
+					", \"finished_jobs_deleted\": " INT64_FORMAT
+					", \"batches_deleted\": " INT64_FORMAT "}",
+					report.leases_requeued, report.leases_discarded,
+					report.batches_discarded, report.batches_jobs_finished,
+					report.batches_finished, report.callbacks_enqueued,
+					report.partitions_created, report.partitions_dropped,
+					report.jobs_deleted, report.batches_deleted);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }

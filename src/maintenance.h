@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ * maintenance.h
+ *	  One maintenance pass: what the maintainer and run_maintenance() do.
+ *-------------------------------------------------------------------------
+ */
+#ifndef GOODJOB_MAINTENANCE_H
+#define GOODJOB_MAINTENANCE_H
+
+#include "datatype/timestamp.h"
+
+/* What a pass did, reported by goodjob.run_maintenance(). */
+typedef struct MaintenanceReport
+{
+	int64		leases_requeued;
+	int64		leases_discarded;
+	int64		batches_discarded;	/* batches that saw their first discard */
+	int64		batches_jobs_finished;	/* batches whose jobs all finished */
+	int64		batches_finished;	/* batches whose callbacks finished too */
+	int64		callbacks_enqueued;
+	int64		partitions_created;
+	int64		partitions_dropped;
+	int64		jobs_deleted;
+	int64		batches_deleted;
+} MaintenanceReport;
+
+/* maintenance.c */
+extern void goodjob_maintenance_pass(MaintenanceReport *report);
+extern void goodjob_add_counts(SPIPlanPtr plan, Datum *values, int64 *rows,
+							   int64 *jobs);
+
+/* batch_finish.c */
+extern void goodjob_finish_batches(TimestampTz now, MaintenanceReport *report);
+
+/* retention.c */
+extern void goodjob_apply_retention(TimestampTz now, MaintenanceReport *report);
+
+/* maintainer.c */
+extern int	goodjob_register_maintainers(void);
+
+#endif							/* GOODJOB_MAINTENANCE_H */
