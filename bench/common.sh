@@ -4,7 +4,7 @@
 # throwaway cluster with fixed, documented settings unless --dsn names a server.
 
 BENCH_NPM_DIR=${GOODJOB_BENCH_NPM:-/tmp/goodjob-bench-npm}
-BENCH_PORT=${GOODJOB_BENCH_PORT:-54329}
+BENCH_PORT=${GOODJOB_BENCH_PORT:-54339}
 
 # Server settings of the throwaway bench cluster (durable, like production;
 # big enough WAL that checkpoints do not land inside a measurement).

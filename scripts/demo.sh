@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/demo.sh: build goodjob, start a throwaway PostgreSQL 15 cluster with
-# it preloaded, and walk through enqueue / claim / complete / fail with psql
+# it preloaded, and walk through enqueue / claim / complete / fail and a batch
+# whose callbacks the server enqueues, with psql
 # (scripts/demo.sql). The cluster and its files are removed afterwards.
 #
 # Environment:

@@ -46,3 +46,48 @@ SELECT id, queue_name, job_class, state, attempts, locked_by, error
 FROM goodjob.jobs ORDER BY id;
 SELECT id, state, scheduled_at > now() AS retry_is_later
 FROM goodjob.jobs WHERE id = :mail2;
+
+\echo
+\echo '8. A batch: three jobs run in parallel; when the last one is done, the server'
+\echo '   itself (the "goodjob maintainer" background worker) enqueues the callbacks.'
+SELECT goodjob.batch_create('welcome campaign', on_success => 'CampaignSucceeded',
+							on_finish => 'CampaignFinished',
+							callback_queue_name => 'callbacks') AS batch \gset
+SELECT count(*) AS jobs_in_batch
+FROM goodjob.bulk_enqueue('{SendWelcomeEmail}',
+						  array['{"user_id": 10}', '{"user_id": 11}', '{"user_id": 12}']::jsonb[],
+						  '{campaign}', batch_id => :batch);
+\echo '   goodjob.batch_enqueue arms the batch: it finishes once none of its jobs is left.'
+SELECT goodjob.batch_enqueue(:batch);
+\echo '   worker-a claims the three jobs and completes them in one call:'
+SELECT id, job_class, args, attempts FROM goodjob.claim('campaign', 'worker-a', 3);
+SELECT goodjob.complete(array_agg(id), array_agg(attempts)) AS completed
+FROM goodjob.jobs WHERE batch_id = :batch AND state = 'running';
+
+\echo '9. The maintainer was woken by that commit; wait a moment for its callbacks.'
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN (SELECT count(*) FROM goodjob.jobs WHERE batch_callback_id IS NOT NULL) >= 2;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END
+$$;
+SELECT id, queue_name, job_class, args, state FROM goodjob.jobs
+WHERE batch_callback_id = :batch ORDER BY id;
+
+\echo '10. A worker on queue "callbacks" claims and runs them like any other job.'
+SELECT id, job_class, args, attempts FROM goodjob.claim('callbacks', 'worker-b', 2);
+SELECT goodjob.complete(array_agg(id), array_agg(attempts)) AS completed
+FROM goodjob.jobs WHERE batch_callback_id = :batch AND state = 'running';
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN (SELECT bool_and(finished) FROM goodjob.batch_progress);
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END
+$$;
+SELECT batch_id, succeeded, discarded, total, finished,
+	   discarded_at IS NULL AS no_discards
+FROM goodjob.batch_progress WHERE batch_id = :batch;
