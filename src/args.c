@@ -267,7 +267,12 @@ goodjob_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 
 	if (*cache != NULL)
 		return *cache;
-	plan = SPI_prepare(sql, nargs, argtypes);
+	/*
+	 * A generic plan: goodjob's statements are keyed by ids and queues whose
+	 * best plan does not depend on the values, and replanning each call (what
+	 * the plan cache otherwise may settle on) costs more than the statement.
+	 */
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
