@@ -67,10 +67,13 @@ FROM goodjob.jobs WHERE batch_id = :batch AND state = 'running';
 \echo '9. The maintainer was woken by that commit; wait a moment for its callbacks.'
 DO $$
 BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN (SELECT count(*) FROM goodjob.jobs WHERE batch_callback_id IS NOT NULL) >= 2;
+	FOR i IN 1..200 LOOP
+		IF (SELECT count(*) FROM goodjob.jobs WHERE batch_callback_id IS NOT NULL) >= 2 THEN
+			RETURN;
+		END IF;
 		PERFORM pg_sleep(0.05);
 	END LOOP;
+	RAISE EXCEPTION 'the maintainer enqueued no callbacks within 10 seconds';
 END
 $$;
 SELECT id, queue_name, job_class, args, state FROM goodjob.jobs
@@ -82,10 +85,13 @@ SELECT goodjob.complete(array_agg(id), array_agg(attempts)) AS completed
 FROM goodjob.jobs WHERE batch_callback_id = :batch AND state = 'running';
 DO $$
 BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN (SELECT bool_and(finished) FROM goodjob.batch_progress);
+	FOR i IN 1..200 LOOP
+		IF (SELECT bool_and(finished) FROM goodjob.batch_progress) THEN
+			RETURN;
+		END IF;
 		PERFORM pg_sleep(0.05);
 	END LOOP;
+	RAISE EXCEPTION 'the batch did not finish within 10 seconds';
 END
 $$;
 SELECT batch_id, succeeded, discarded, total, finished,

@@ -110,16 +110,22 @@ CREATE TABLE goodjob.finished_jobs (
 CREATE TABLE goodjob.finished_jobs_default
 	PARTITION OF goodjob.finished_jobs DEFAULT;
 
-CREATE INDEX finished_jobs_id ON goodjob.finished_jobs (id);
+/*
+ * Indexes are made per partition, not on the partitioned table: the dated
+ * partitions are created at run time (retention.c) and are not members of
+ * the extension, so pg_dump dumps them with their own indexes; a partitioned
+ * index on the parent would make pg_restore create those indexes twice.
+ */
+CREATE INDEX finished_jobs_default_id ON goodjob.finished_jobs_default (id);
+CREATE INDEX finished_jobs_default_batch
+	ON goodjob.finished_jobs_default (batch_id)
+	WHERE batch_id IS NOT NULL;
+CREATE INDEX finished_jobs_default_batch_callback
+	ON goodjob.finished_jobs_default (batch_callback_id)
+	WHERE batch_callback_id IS NOT NULL;
 -- retention trims the default partition by finished_at
 CREATE INDEX finished_jobs_default_finished_at
 	ON goodjob.finished_jobs_default (finished_at);
-CREATE INDEX finished_jobs_batch
-	ON goodjob.finished_jobs (batch_id)
-	WHERE batch_id IS NOT NULL;
-CREATE INDEX finished_jobs_batch_callback
-	ON goodjob.finished_jobs (batch_callback_id)
-	WHERE batch_callback_id IS NOT NULL;
 
 CREATE VIEW goodjob.jobs AS
 	SELECT id, queue_name, priority, job_class, args, state, scheduled_at,

@@ -179,8 +179,10 @@ goodjob_batch_enqueue(PG_FUNCTION_ARGS)
 /*
  * goodjob.batch_retry(batch_id) RETURNS integer
  *
- * Queues the batch's discarded jobs again (attempts kept) and re-arms it for
- * a new round; returns how many jobs were queued.
+ * Queues the batch's discarded jobs again (attempts kept) and starts a new
+ * round: discarded_at, jobs_finished_at, finished_at and cancelled_at are
+ * cleared, and a batch that was armed is armed again (one that never was
+ * stays unarmed). Returns how many jobs were queued.
  */
 Datum
 goodjob_batch_retry(PG_FUNCTION_ARGS)
@@ -213,7 +215,9 @@ goodjob_batch_retry(PG_FUNCTION_ARGS)
 				 2, argtypes);
 	goodjob_add_counts(retry_plan, values, &batches, &requeued);
 	goodjob_plan(&arm_plan,
-				 "UPDATE goodjob.batches SET enqueued_at = $2, round_started_at = $2,"
+				 "UPDATE goodjob.batches SET"
+				 " enqueued_at = CASE WHEN enqueued_at IS NOT NULL THEN $2 END,"
+				 " round_started_at = $2,"
 				 " discarded_at = NULL, jobs_finished_at = NULL, finished_at = NULL,"
 				 " cancelled_at = NULL"
 				 " WHERE id = $1",

@@ -14,7 +14,9 @@
  * finished_jobs (and the default partition), which every completion
  * conflicts with. The locks are only tried: when a completion holds one, the
  * DDL waits for a later pass instead of queueing, so that it never stalls
- * workers behind it. A pass takes them about once a day.
+ * workers behind it. Partitions are made a week ahead, which leaves many
+ * passes for that; a day that still has none keeps its rows in the default
+ * partition, which retention trims by DELETE.
  *-------------------------------------------------------------------------
  */
 #include "goodjob.h"
@@ -33,7 +35,7 @@
 #include "maintenance.h"
 
 /* Dated partitions kept ready beyond today. */
-#define PARTITIONS_AHEAD 2
+#define PARTITIONS_AHEAD 7
 
 /* Returns midnight UTC of the day holding t. */
 static TimestampTz
@@ -76,11 +78,31 @@ try_lock_exclusive(const char *relname)
 	return OidIsValid(relid) && ConditionalLockRelationOid(relid, AccessExclusiveLock);
 }
 
+/* Gives back a lock taken by try_lock_exclusive that nothing used yet. */
+static void
+unlock_exclusive(const char *relname)
+{
+	UnlockRelationOid(get_relname_relid(relname, get_namespace_oid("goodjob", false)),
+					  AccessExclusiveLock);
+}
+
 /* Returns whether relation goodjob.name exists. */
 static bool
 goodjob_relation_exists(const char *name)
 {
 	return OidIsValid(get_relname_relid(name, get_namespace_oid("goodjob", false)));
+}
+
+/* Runs the one-boolean plan and returns its result. */
+static bool
+default_has_rows(SPIPlanPtr plan, Datum *values)
+{
+	bool		isnull;
+
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look into goodjob.finished_jobs_default");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /*
@@ -102,10 +124,6 @@ create_day_partition(TimestampTz day)
 
 	if (goodjob_relation_exists(name))
 		return false;
-	/* with both locks held no row can arrive in the default partition */
-	if (!try_lock_exclusive("finished_jobs") ||
-		!try_lock_exclusive("finished_jobs_default"))
-		return false;
 
 	values[0] = TimestampTzGetDatum(day);
 	values[1] = TimestampTzGetDatum(day + USECS_PER_DAY);
@@ -113,19 +131,31 @@ create_day_partition(TimestampTz day)
 				 "SELECT EXISTS (SELECT 1 FROM goodjob.finished_jobs_default"
 				 " WHERE finished_at >= $1 AND finished_at < $2)",
 				 2, argtypes);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up partition %s", name);
+	/* rows of that day already in the default partition: that day stays there */
+	if (default_has_rows(plan, values))
+		return false;
+	/* with both locks held no new row can arrive there; look again */
+	if (!try_lock_exclusive("finished_jobs"))
+		return false;
+	if (!try_lock_exclusive("finished_jobs_default"))
 	{
-		bool		isnull;
-
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull)))
-			return false;
+		/* do not keep completions waiting until this transaction ends */
+		unlock_exclusive("finished_jobs");
+		return false;
 	}
+	if (default_has_rows(plan, values))
+		return false;
 
 	run_sql(psprintf("CREATE TABLE goodjob.%s PARTITION OF goodjob.finished_jobs"
 					 " FOR VALUES FROM (%s) TO (%s)",
 					 name, quote_literal_cstr(from), quote_literal_cstr(to)));
+	/* the indexes of finished_jobs_default, see the install script */
+	run_sql(psprintf("CREATE INDEX %s_id ON goodjob.%s (id)", name, name));
+	run_sql(psprintf("CREATE INDEX %s_batch ON goodjob.%s (batch_id)"
+					 " WHERE batch_id IS NOT NULL", name, name));
+	run_sql(psprintf("CREATE INDEX %s_batch_callback ON goodjob.%s"
+					 " (batch_callback_id) WHERE batch_callback_id IS NOT NULL",
+					 name, name));
 	return true;
 }
 
@@ -139,6 +169,7 @@ drop_old_partitions(TimestampTz cutoff)
 	List	   *names = NIL;
 	ListCell   *lc;
 	uint64		i;
+	int64		dropped = 0;
 
 	/* partition names sort by day; the last day must end before cutoff */
 	values[0] = CStringGetTextDatum(psprintf("finished_jobs_p%s",
@@ -159,8 +190,13 @@ drop_old_partitions(TimestampTz cutoff)
 	if (names == NIL || !try_lock_exclusive("finished_jobs"))
 		return 0;
 	foreach(lc, names)
+	{
+		if (!try_lock_exclusive(lfirst(lc)))
+			continue;			/* in use (a retry reads it): next pass */
 		run_sql(psprintf("DROP TABLE goodjob.%s", (char *) lfirst(lc)));
-	return list_length(names);
+		dropped++;
+	}
+	return dropped;
 }
 
 /* Partitions, dropping and deleting: the body of goodjob_apply_retention. */
