@@ -213,7 +213,7 @@ goodjob_batch_retry(PG_FUNCTION_ARGS)
 				 " batch_callback_id FROM d RETURNING queue_name) "
 				 "SELECT queue_name, pg_catalog.count(*) FROM q GROUP BY queue_name",
 				 2, argtypes);
-	goodjob_add_counts(retry_plan, values, &batches, &requeued);
+	goodjob_add_counts(retry_plan, values, InvalidSnapshot, &batches, &requeued);
 	goodjob_plan(&arm_plan,
 				 "UPDATE goodjob.batches SET"
 				 " enqueued_at = CASE WHEN enqueued_at IS NOT NULL THEN $2 END,"

@@ -16,6 +16,7 @@
 #include "goodjob.h"
 
 #include "catalog/pg_type.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "maintenance.h"
@@ -86,21 +87,39 @@ static const char *const finished_sql =
 " WHERE a.batch_callback_id = b.id)";
 
 /*
+ * Takes a new snapshot and then the time: every job that snapshot sees as
+ * finished has an earlier finished_at, so a batch stamped with the time
+ * never looks finished before its last job. Unregister the result.
+ */
+static Snapshot
+snapshot_then_time(TimestampTz *now)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+	*now = GetCurrentTimestamp();
+	return snapshot;
+}
+
+/*
  * Runs one callback step and adds the batches it changed to *batches and
  * the callbacks it enqueued to the report. Must run inside SPI.
  */
 static int64
-run_callback_step(SPIPlanPtr *cache, const char *sql, TimestampTz now,
-				  int64 *batches, MaintenanceReport *report)
+run_callback_step(SPIPlanPtr *cache, const char *sql, int64 *batches,
+				  MaintenanceReport *report)
 {
 	Oid			argtypes[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2];
 	int64		changed = 0;
+	TimestampTz now;
+	Snapshot	snapshot = snapshot_then_time(&now);
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(goodjob_default_max_attempts);
 	goodjob_plan(cache, sql, 2, argtypes);
-	goodjob_add_counts(*cache, values, &changed, &report->callbacks_enqueued);
+	goodjob_add_counts(*cache, values, snapshot, &changed,
+					   &report->callbacks_enqueued);
+	UnregisterSnapshot(snapshot);
 	*batches += changed;
 	return changed;
 }
@@ -110,27 +129,32 @@ run_callback_step(SPIPlanPtr *cache, const char *sql, TimestampTz now,
  * run inside SPI.
  */
 void
-goodjob_finish_batches(TimestampTz now, MaintenanceReport *report)
+goodjob_finish_batches(MaintenanceReport *report)
 {
 	static SPIPlanPtr discard_plan = NULL;
 	static SPIPlanPtr finish_plan = NULL;
 	static SPIPlanPtr finished_plan = NULL;
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		values[1];
+	TimestampTz now;
+	Snapshot	snapshot;
 
-	run_callback_step(&discard_plan, discard_sql, now,
+	run_callback_step(&discard_plan, discard_sql,
 					  &report->batches_discarded, report);
-	if (run_callback_step(&finish_plan, finish_sql, now,
+	if (run_callback_step(&finish_plan, finish_sql,
 						  &report->batches_jobs_finished, report) > 0)
 	{
 		/* a batch that just finished may hold a discard the first step missed */
-		run_callback_step(&discard_plan, discard_sql, now,
+		run_callback_step(&discard_plan, discard_sql,
 						  &report->batches_discarded, report);
 	}
 
+	snapshot = snapshot_then_time(&now);
 	values[0] = TimestampTzGetDatum(now);
 	goodjob_plan(&finished_plan, finished_sql, 1, argtypes);
-	if (SPI_execute_plan(finished_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_snapshot(finished_plan, values, NULL, snapshot,
+							 InvalidSnapshot, false, true, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not mark finished batches");
+	UnregisterSnapshot(snapshot);
 	report->batches_finished += SPI_processed;
 }

@@ -20,20 +20,22 @@
 PG_FUNCTION_INFO_V1(goodjob_claim);
 
 /*
- * The claim statement; %s is the queue filter on $6. The final ORDER BY
- * returns rows in claim order (RETURNING alone has no order).
+ * The claim statement; %s is the queue filter on $6. The UPDATE finds the
+ * locked rows by primary key (= ANY of an array: a join could be planned as
+ * a scan of the whole table, since a generic plan cannot know the LIMIT).
+ * The final ORDER BY returns rows in claim order (RETURNING alone has none).
  */
 #define CLAIM_SQL \
 	"WITH c AS MATERIALIZED (" \
 	" SELECT id FROM goodjob.active_jobs" \
 	" WHERE state = 'queued' AND scheduled_at <= $1 %s" \
-	" ORDER BY priority, scheduled_at, id" \
+	" ORDER BY %spriority, scheduled_at, id" \
 	" LIMIT $2 FOR UPDATE SKIP LOCKED)," \
 	" u AS (" \
 	" UPDATE goodjob.active_jobs j" \
 	" SET state = 'running', attempts = j.attempts + 1, locked_by = $3," \
 	" locked_at = $1, lease_expires_at = $4, lease = $5" \
-	" FROM c WHERE j.id = c.id" \
+	" WHERE j.id = ANY (ARRAY(SELECT id FROM c))" \
 	" RETURNING j.*)" \
 	" SELECT " GOODJOB_ACTIVE_COLUMNS " FROM u" \
 	" ORDER BY priority, scheduled_at, id"
@@ -47,6 +49,18 @@ typedef enum ClaimFilter
 	FILTER_NOT_ANY,				/* queue_name <> ALL ($6) */
 	NUM_FILTERS
 } ClaimFilter;
+
+/*
+ * Leading ORDER BY column per filter: ordering one queue's jobs by
+ * queue_name first (a constant there) steers the plan to the per-queue
+ * index, whatever the queue's share of the table.
+ */
+static const char *const filter_order[NUM_FILTERS] = {
+	"",
+	"queue_name, ",
+	"",
+	"",
+};
 
 static const char *const filter_sql[NUM_FILTERS] = {
 	"",
@@ -68,7 +82,7 @@ claim_plan(ClaimFilter filter)
 	if (claim_plans[filter] != NULL)
 		return claim_plans[filter];
 	return goodjob_plan(&claim_plans[filter],
-						psprintf(CLAIM_SQL, filter_sql[filter]), nargs, argtypes);
+						psprintf(CLAIM_SQL, filter_sql[filter], filter_order[filter]), nargs, argtypes);
 }
 
 /* Returns the names as a text[] datum. */

@@ -23,6 +23,7 @@ PG_MODULE_MAGIC;
 char	   *goodjob_database_names = NULL;
 int			goodjob_maintenance_interval_ms = 1000;
 int			goodjob_retention_s = 14 * SECS_PER_DAY;
+int			goodjob_vacuum_threshold = 1000;
 int			goodjob_default_lease_ms = 5 * 60 * 1000;
 int			goodjob_default_max_attempts = 25;
 int			goodjob_backoff_base_s = 15;
@@ -64,6 +65,17 @@ _PG_init(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("goodjob.vacuum_threshold",
+							"Dead rows in goodjob.active_jobs that make the maintainer vacuum it (0: leave it to autovacuum).",
+							"The maintainer vacuums when the dead rows reach this number and 2% of the live rows.",
+							&goodjob_vacuum_threshold,
+							1000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("goodjob.default_lease",

@@ -16,6 +16,7 @@
 extern char *goodjob_database_names;
 extern int	goodjob_maintenance_interval_ms;
 extern int	goodjob_retention_s;
+extern int	goodjob_vacuum_threshold;
 extern int	goodjob_default_lease_ms;
 extern int	goodjob_default_max_attempts;
 extern int	goodjob_backoff_base_s;

@@ -5,7 +5,13 @@
  *
  * A maintainer wakes when a committing transaction finished a batch's job
  * (see shmem.c) and every goodjob.maintenance_interval, runs one pass in one
- * transaction, and sleeps again outside any transaction. In a database
+ * transaction, vacuums goodjob.active_jobs when enough of it is dead, and
+ * sleeps again outside any transaction.
+ *
+ * The vacuum is there because every claimed job leaves dead index entries
+ * at the front of the claim indexes, where the next claims start: left to
+ * autovacuum (one look per table per autovacuum_naptime, a minute by
+ * default) they pile up and each claim reads through them. In a database
  * without the extension it just waits. It exits on SIGTERM or when the
  * postmaster dies, and the postmaster restarts it after a crash.
  *-------------------------------------------------------------------------
@@ -13,7 +19,11 @@
 #include "goodjob.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "commands/vacuum.h"
+#include "parser/parse_node.h"
+#include "parser/parser.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -21,6 +31,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
@@ -98,6 +109,54 @@ maintainer_pass(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * Returns whether goodjob.active_jobs holds at least goodjob.vacuum_threshold
+ * dead rows and at least 2% of its live rows' count. Must run in a
+ * transaction.
+ */
+static bool
+active_jobs_need_vacuum(void)
+{
+	Oid			namespace_oid = get_namespace_oid("goodjob", true);
+	Oid			relid;
+	PgStat_StatTabEntry *stats;
+
+	if (goodjob_vacuum_threshold <= 0 || !OidIsValid(namespace_oid))
+		return false;
+	relid = get_relname_relid("active_jobs", namespace_oid);
+	if (!OidIsValid(relid))
+		return false;
+	stats = pgstat_fetch_stat_tabentry(relid);
+	return stats != NULL &&
+		stats->n_dead_tuples >= goodjob_vacuum_threshold &&
+		stats->n_dead_tuples >= stats->n_live_tuples / 50;
+}
+
+/* Vacuums goodjob.active_jobs if it needs it (see the top of this file). */
+static void
+maintainer_vacuum(void)
+{
+	bool		needed;
+	RawStmt    *raw;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	needed = active_jobs_need_vacuum();
+	CommitTransactionCommand();
+	if (!needed)
+		return;
+
+	pgstat_report_activity(STATE_RUNNING, "VACUUM goodjob.active_jobs");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	raw = linitial_node(RawStmt,
+						raw_parser("VACUUM (SKIP_LOCKED) goodjob.active_jobs",
+								   RAW_PARSE_DEFAULT));
+	ExecVacuum(make_parsestate(NULL), castNode(VacuumStmt, raw->stmt), true);
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 /* Entry point of a maintainer. */
 void
 goodjob_maintainer_main(Datum main_arg)
@@ -136,6 +195,7 @@ goodjob_maintainer_main(Datum main_arg)
 
 		old_cxt = MemoryContextSwitchTo(loop_cxt);
 		maintainer_pass();
+		maintainer_vacuum();
 		MemoryContextSwitchTo(old_cxt);
 		MemoryContextReset(loop_cxt);
 

@@ -28,14 +28,17 @@ PG_FUNCTION_INFO_V1(goodjob_run_maintenance);
 /*
  * Runs a kept plan that returns (queue_name text, count bigint) rows: a row
  * with a NULL queue counts into *rows, the others are jobs enqueued into
- * that queue, which are notified and added to *jobs. Must run inside SPI.
+ * that queue, which are notified and added to *jobs. The statement runs on
+ * snapshot, or on a new one if that is InvalidSnapshot. Must run inside SPI.
  */
 void
-goodjob_add_counts(SPIPlanPtr plan, Datum *values, int64 *rows, int64 *jobs)
+goodjob_add_counts(SPIPlanPtr plan, Datum *values, Snapshot snapshot,
+				   int64 *rows, int64 *jobs)
 {
 	uint64		i;
 
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_snapshot(plan, values, NULL, snapshot, InvalidSnapshot,
+							 false, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not run maintenance statement");
 
 	for (i = 0; i < SPI_processed; i++)
@@ -81,11 +84,13 @@ reap_expired_chunk(TimestampTz now, MaintenanceReport *report)
 				 " UPDATE goodjob.active_jobs j SET state = 'queued',"
 				 " scheduled_at = $1, error = 'lease expired', locked_by = NULL,"
 				 " locked_at = NULL, lease_expires_at = NULL, lease = NULL"
-				 " FROM expired e WHERE j.id = e.id AND j.attempts < j.max_attempts"
+				 " WHERE j.id = ANY (ARRAY(SELECT id FROM expired))"
+				 " AND j.attempts < j.max_attempts"
 				 " RETURNING j.queue_name), "
 				 "d AS ("
-				 " DELETE FROM goodjob.active_jobs j USING expired e"
-				 " WHERE j.id = e.id AND j.attempts >= j.max_attempts"
+				 " DELETE FROM goodjob.active_jobs j"
+				 " WHERE j.id = ANY (ARRAY(SELECT id FROM expired))"
+				 " AND j.attempts >= j.max_attempts"
 				 " RETURNING j.*), "
 				 "discarded AS ("
 				 GOODJOB_INSERT_FINISHED_FROM_D("'discarded'", "$1", "'lease expired'")
@@ -95,7 +100,7 @@ reap_expired_chunk(TimestampTz now, MaintenanceReport *report)
 				 "SELECT queue_name, pg_catalog.count(*) FROM requeued"
 				 " GROUP BY queue_name",
 				 2, argtypes);
-	goodjob_add_counts(plan, values, &discarded, &requeued);
+	goodjob_add_counts(plan, values, InvalidSnapshot, &discarded, &requeued);
 	report->leases_requeued += requeued;
 	report->leases_discarded += discarded;
 	return requeued + discarded;
@@ -119,7 +124,7 @@ goodjob_maintenance_pass(MaintenanceReport *report)
 
 	while (reap_expired_chunk(now, report) >= REAP_CHUNK)
 		CHECK_FOR_INTERRUPTS();
-	goodjob_finish_batches(now, report);
+	goodjob_finish_batches(report);
 	goodjob_apply_retention(now, report);
 }
 

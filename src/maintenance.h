@@ -7,6 +7,7 @@
 #define GOODJOB_MAINTENANCE_H
 
 #include "datatype/timestamp.h"
+#include "utils/snapshot.h"
 
 /* What a pass did, reported by goodjob.run_maintenance(). */
 typedef struct MaintenanceReport
@@ -25,11 +26,11 @@ typedef struct MaintenanceReport
 
 /* maintenance.c */
 extern void goodjob_maintenance_pass(MaintenanceReport *report);
-extern void goodjob_add_counts(SPIPlanPtr plan, Datum *values, int64 *rows,
-							   int64 *jobs);
+extern void goodjob_add_counts(SPIPlanPtr plan, Datum *values, Snapshot snapshot,
+							   int64 *rows, int64 *jobs);
 
 /* batch_finish.c */
-extern void goodjob_finish_batches(TimestampTz now, MaintenanceReport *report);
+extern void goodjob_finish_batches(MaintenanceReport *report);
 
 /* retention.c */
 extern void goodjob_apply_retention(TimestampTz now, MaintenanceReport *report);
