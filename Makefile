@@ -34,5 +34,19 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 EXTRA_CLEAN = test/output tmp_check
 
 PG_CONFIG ?= pg_config
+
+# the reference worker and command-line tool (client/), built and installed
+# with the extension
+all: client
+client:
+	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG)
+install: install-client
+install-client: client
+	$(MAKE) -C client install PG_CONFIG=$(PG_CONFIG)
+clean: clean-client
+clean-client:
+	$(MAKE) -C client clean
+.PHONY: client install-client clean-client
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
