@@ -258,21 +258,31 @@ goodjob_wake_if_batch_touched(void)
 
 /*
  * Returns the plan for sql, preparing and keeping it in *cache on first use.
- * Must run inside SPI.
+ * The plan is generic: goodjob's statements are keyed by ids and queues
+ * whose best plan does not depend on the values, and replanning each call
+ * (what the plan cache may otherwise settle on) costs more than the
+ * statement. Must run inside SPI.
  */
 SPIPlanPtr
 goodjob_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	return goodjob_plan_ext(cache, sql, nargs, argtypes, true);
+}
+
+/*
+ * goodjob_plan, but with generic false the plan cache may plan each call
+ * for its values, for statements whose best plan depends on them.
+ */
+SPIPlanPtr
+goodjob_plan_ext(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes,
+				 bool generic)
 {
 	SPIPlanPtr	plan;
 
 	if (*cache != NULL)
 		return *cache;
-	/*
-	 * A generic plan: goodjob's statements are keyed by ids and queues whose
-	 * best plan does not depend on the values, and replanning each call (what
-	 * the plan cache otherwise may settle on) costs more than the statement.
-	 */
-	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+							  generic ? CURSOR_OPT_GENERIC_PLAN : 0);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));

@@ -81,8 +81,14 @@ claim_plan(ClaimFilter filter)
 
 	if (claim_plans[filter] != NULL)
 		return claim_plans[filter];
-	return goodjob_plan(&claim_plans[filter],
-						psprintf(CLAIM_SQL, filter_sql[filter], filter_order[filter]), nargs, argtypes);
+	/*
+	 * A list of queues is planned per call: whether to walk the index across
+	 * queues or to collect each queue's jobs depends on how many each holds.
+	 */
+	return goodjob_plan_ext(&claim_plans[filter],
+							psprintf(CLAIM_SQL, filter_sql[filter], filter_order[filter]),
+							nargs, argtypes,
+							filter == FILTER_NONE || filter == FILTER_ONE);
 }
 
 /* Returns the names as a text[] datum. */

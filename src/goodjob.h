@@ -76,5 +76,7 @@ extern void goodjob_notify_enqueued(const char *queue_name, int64 count);
 extern void goodjob_wake_if_batch_touched(void);
 extern SPIPlanPtr goodjob_plan(SPIPlanPtr *cache, const char *sql,
 							   int nargs, Oid *argtypes);
+extern SPIPlanPtr goodjob_plan_ext(SPIPlanPtr *cache, const char *sql,
+								   int nargs, Oid *argtypes, bool generic);
 
 #endif							/* GOODJOB_H */

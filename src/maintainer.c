@@ -12,7 +12,8 @@
  * at the front of the claim indexes, where the next claims start: left to
  * autovacuum (one look per table per autovacuum_naptime, a minute by
  * default) they pile up and each claim reads through them. In a database
- * without the extension it just waits. It exits on SIGTERM or when the
+ * without the extension it just waits. An error in a pass is logged and the
+ * pass tried again after the usual wait. It exits on SIGTERM or when the
  * postmaster dies, and the postmaster restarts it after a crash.
  *-------------------------------------------------------------------------
  */
@@ -99,7 +100,8 @@ maintainer_pass(void)
 	{
 		pgstat_report_activity(STATE_RUNNING, "goodjob maintenance pass");
 		SPI_connect();
-		goodjob_maintenance_pass(NULL);
+		/* a run_maintenance() in progress does this pass's work */
+		(void) goodjob_maintenance_pass(NULL, false);
 		SPI_finish();
 	}
 
@@ -194,8 +196,23 @@ goodjob_maintainer_main(Datum main_arg)
 		}
 
 		old_cxt = MemoryContextSwitchTo(loop_cxt);
-		maintainer_pass();
-		maintainer_vacuum();
+		PG_TRY();
+		{
+			maintainer_pass();
+			maintainer_vacuum();
+		}
+		PG_CATCH();
+		{
+			/* log it, and try again after the usual wait */
+			HOLD_INTERRUPTS();
+			EmitErrorReport();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(loop_cxt);
+			FlushErrorState();
+			RESUME_INTERRUPTS();
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		PG_END_TRY();
 		MemoryContextSwitchTo(old_cxt);
 		MemoryContextReset(loop_cxt);
 

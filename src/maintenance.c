@@ -15,12 +15,20 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "maintenance.h"
 
 PG_FUNCTION_INFO_V1(goodjob_run_maintenance);
+
+/*
+ * Advisory lock (per database) held by a pass until its transaction ends, so
+ * that two passes never run at once: each updates many batch rows, and two at
+ * once could lock them in opposite orders and deadlock.
+ */
+#define MAINTENANCE_LOCK_KEY INT64CONST(0x676f6f646a6f62)	/* "goodjob" */
 
 /* Leases reaped per statement, so that one pass never holds huge locks. */
 #define REAP_CHUNK 1000
@@ -107,15 +115,36 @@ reap_expired_chunk(TimestampTz now, MaintenanceReport *report)
 }
 
 /*
- * Runs one maintenance pass and adds what it did to *report (which may be
- * NULL). Must run inside SPI, in a transaction.
+ * Takes the maintenance lock; with wait false, only if it is free. Returns
+ * whether it holds it.
  */
-void
-goodjob_maintenance_pass(MaintenanceReport *report)
+static bool
+lock_maintenance(bool wait)
+{
+	if (wait)
+	{
+		DirectFunctionCall1(pg_advisory_xact_lock_int8,
+							Int64GetDatum(MAINTENANCE_LOCK_KEY));
+		return true;
+	}
+	return DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_int8,
+											Int64GetDatum(MAINTENANCE_LOCK_KEY)));
+}
+
+/*
+ * Runs one maintenance pass and adds what it did to *report (which may be
+ * NULL). When another pass is running, waits for it if wait is true, else
+ * does nothing and returns false. Must run inside SPI, in a transaction.
+ */
+bool
+goodjob_maintenance_pass(MaintenanceReport *report, bool wait)
 {
 	MaintenanceReport ignored;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now;
 
+	if (!lock_maintenance(wait))
+		return false;
+	now = GetCurrentTimestamp();
 	if (report == NULL)
 	{
 		memset(&ignored, 0, sizeof(ignored));
@@ -126,6 +155,7 @@ goodjob_maintenance_pass(MaintenanceReport *report)
 		CHECK_FOR_INTERRUPTS();
 	goodjob_finish_batches(report);
 	goodjob_apply_retention(now, report);
+	return true;
 }
 
 /*
@@ -141,7 +171,7 @@ goodjob_run_maintenance(PG_FUNCTION_ARGS)
 
 	memset(&report, 0, sizeof(report));
 	SPI_connect();
-	goodjob_maintenance_pass(&report);
+	goodjob_maintenance_pass(&report, true);
 	SPI_finish();
 
 	json = psprintf("{\"expired_leases_requeued\": " INT64_FORMAT

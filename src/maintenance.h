@@ -25,7 +25,7 @@ typedef struct MaintenanceReport
 } MaintenanceReport;
 
 /* maintenance.c */
-extern void goodjob_maintenance_pass(MaintenanceReport *report);
+extern bool goodjob_maintenance_pass(MaintenanceReport *report, bool wait);
 extern void goodjob_add_counts(SPIPlanPtr plan, Datum *values, Snapshot snapshot,
 							   int64 *rows, int64 *jobs);
 
