@@ -20,9 +20,9 @@ OBJS = \
 
 DATA = $(wildcard sql/goodjob--*.sql)
 
-REGRESS = setup enqueue claim lifecycle admin maintenance security bulk_enqueue
+REGRESS = setup enqueue claim lifecycle admin maintenance security bulk_enqueue batch
 
-ISOLATION = claim_race lease_takeover complete_vs_discard notify
+ISOLATION = claim_race lease_takeover complete_vs_discard notify batch_last_two batch_discard_race batch_arm_race batch_rearm_race batch_retry_race
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output
 
 TAP_TESTS = 1

@@ -92,11 +92,12 @@ goodjob_discard_job(PG_FUNCTION_ARGS)
 
 	goodjob_require_arg(fcinfo, 0, "job_id");
 	values[0] = PG_GETARG_DATUM(0);
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	values[2] = PG_ARGISNULL(1) ?
 		CStringGetTextDatum("discarded by an operator") : PG_GETARG_DATUM(1);
 
 	SPI_connect();
+	goodjob_lock_job_batch(DatumGetInt64(values[0]));
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	goodjob_plan(&plan,
 				 "WITH d AS (DELETE FROM goodjob.active_jobs WHERE id = $1"
 				 " RETURNING *) "

@@ -155,9 +155,9 @@ goodjob_array_arg_length(FunctionCallInfo fcinfo, int argno, const char *name,
 }
 
 /*
- * Raises 23503 unless batch batch_id exists, and locks it FOR KEY SHARE (as
- * its foreign key would) so that it cannot go away before commit. Must run
- * inside SPI.
+ * Raises 23503 unless batch batch_id exists and 22023 if it is cancelled,
+ * and locks it FOR KEY SHARE (as its foreign key would) so that it cannot go
+ * away, or be cancelled, before commit. Must run inside SPI.
  */
 void
 goodjob_check_batch_exists(int64 batch_id)
@@ -165,9 +165,12 @@ goodjob_check_batch_exists(int64 batch_id)
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
+	bool		isnull;
 
 	values[0] = Int64GetDatum(batch_id);
-	goodjob_plan(&plan, "SELECT 1 FROM goodjob.batches WHERE id = $1 FOR KEY SHARE",
+	goodjob_plan(&plan,
+				 "SELECT cancelled_at IS NOT NULL FROM goodjob.batches"
+				 " WHERE id = $1 FOR KEY SHARE",
 				 1, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up batch " INT64_FORMAT, batch_id);
@@ -175,6 +178,35 @@ goodjob_check_batch_exists(int64 batch_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("batch " INT64_FORMAT " does not exist", batch_id)));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								   1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch " INT64_FORMAT " is cancelled", batch_id),
+				 errhint("Use goodjob.batch_retry() to run its discarded jobs again.")));
+}
+
+/*
+ * Before a job is discarded: locks its batch row (if it has one) FOR KEY
+ * SHARE until commit, so that batch_enqueue() and batch_retry(), which lock
+ * it FOR UPDATE, never start a new round while the discard is in flight (see
+ * batch.c). Take the discard's time after this. Must run inside SPI.
+ */
+void
+goodjob_lock_job_batch(int64 job_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(job_id);
+	goodjob_plan(&plan,
+				 "SELECT 1 FROM goodjob.batches b"
+				 " WHERE b.id = (SELECT a.batch_id FROM goodjob.active_jobs a"
+				 " WHERE a.id = $1) FOR KEY SHARE OF b",
+				 1, argtypes);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the batch of job " INT64_FORMAT, job_id);
 }
 
 /*

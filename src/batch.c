@@ -52,6 +52,11 @@ check_callback(FunctionCallInfo fcinfo, int argno, const char *name)
 /*
  * Locks batch batch_id FOR UPDATE and returns whether it is cancelled;
  * raises 23503 when it does not exist. Must run inside SPI.
+ *
+ * Every discard of a batch's job holds FOR KEY SHARE on the batch row from
+ * before it takes its finished_at until it commits (goodjob_lock_job_batch),
+ * so once this lock is granted no discard is in flight, and a round started
+ * now counts exactly the discards that commit from now on.
  */
 static bool
 lock_batch(int64 batch_id)
@@ -149,7 +154,6 @@ goodjob_batch_enqueue(PG_FUNCTION_ARGS)
 	goodjob_require_arg(fcinfo, 0, "batch_id");
 	batch_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(batch_id);
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 
 	SPI_connect();
 	if (lock_batch(batch_id))
@@ -157,12 +161,14 @@ goodjob_batch_enqueue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch " INT64_FORMAT " is cancelled", batch_id),
 				 errhint("Use goodjob.batch_retry() to run its discarded jobs again.")));
+	/* after the lock: no discard of this batch is in flight (see lock_batch) */
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	goodjob_plan(&plan,
 				 "UPDATE goodjob.batches SET"
 				 " enqueued_at = CASE WHEN jobs_finished_at IS NULL"
 				 "  THEN COALESCE(enqueued_at, $2) ELSE $2 END,"
 				 " round_started_at = CASE WHEN jobs_finished_at IS NULL"
-				 "  THEN round_started_at ELSE $2 END,"
+				 "  THEN round_started_at ELSE jobs_finished_at END,"
 				 " discarded_at = CASE WHEN jobs_finished_at IS NULL"
 				 "  THEN discarded_at END,"
 				 " jobs_finished_at = NULL, finished_at = NULL"
@@ -198,10 +204,10 @@ goodjob_batch_retry(PG_FUNCTION_ARGS)
 	goodjob_require_arg(fcinfo, 0, "batch_id");
 	batch_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(batch_id);
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 
 	SPI_connect();
 	lock_batch(batch_id);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	goodjob_plan(&retry_plan,
 				 "WITH d AS (DELETE FROM goodjob.finished_jobs"
 				 " WHERE batch_id = $1 AND state = 'discarded' RETURNING *), "
@@ -250,12 +256,12 @@ goodjob_batch_cancel(PG_FUNCTION_ARGS)
 	goodjob_require_arg(fcinfo, 0, "batch_id");
 	batch_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(batch_id);
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	values[2] = PG_ARGISNULL(1) ?
 		CStringGetTextDatum("batch cancelled") : PG_GETARG_DATUM(1);
 
 	SPI_connect();
 	lock_batch(batch_id);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	goodjob_plan(&discard_plan,
 				 "WITH d AS (DELETE FROM goodjob.active_jobs WHERE batch_id = $1"
 				 " RETURNING *) "

@@ -9,8 +9,10 @@
  * statement. Two passes at once (the maintainer and run_maintenance(), say)
  * serialize on the batch row, and the second finds the guard already set.
  *
- * A batch's "round" starts at its creation and again when it is re-armed
- * after finishing; only discards of the current round count.
+ * A batch's "round" starts at its creation; re-arming a batch whose jobs
+ * had finished starts the next one at the time they finished (so a job added
+ * and discarded in between counts for the new round), and batch_retry()
+ * starts one at once. Only discards of the current round count.
  *-------------------------------------------------------------------------
  */
 #include "goodjob.h"
@@ -44,36 +46,51 @@
 	"UNION ALL " \
 	"SELECT queue_name, pg_catalog.count(*) FROM cb GROUP BY queue_name"
 
-/* on_discard: the first discarded job of a round marks the batch. */
+/* A discard of the current round, or a cancellation, marks batch b. */
+#define ROUND_DISCARDED \
+	"(b.cancelled_at IS NOT NULL OR " DISCARD_IN_ROUND ")"
+
+/*
+ * on_discard: the first discarded job of a round marks the batch, and so
+ * does batch_cancel() (even when it found nothing left to discard). Once a
+ * round's jobs have finished, later discards belong to the next round.
+ */
 static const char *const discard_sql =
 "WITH changed AS ("
 " UPDATE goodjob.batches b SET discarded_at = $1"
-" WHERE b.discarded_at IS NULL AND b.finished_at IS NULL AND " DISCARD_IN_ROUND
+" WHERE b.discarded_at IS NULL AND b.jobs_finished_at IS NULL"
+" AND b.finished_at IS NULL AND " ROUND_DISCARDED
 " RETURNING b.id, b.on_discard, b.callback_queue_name, b.callback_priority), "
 "events AS ("
-" SELECT id AS batch_id, on_discard AS job_class, 'discard' AS event, 1 AS ord,"
+" SELECT id AS batch_id, on_discard AS job_class, 'discard' AS event, 0 AS ord,"
 " callback_queue_name AS queue_name, callback_priority AS priority"
 " FROM changed WHERE on_discard IS NOT NULL), "
 INSERT_CALLBACKS_FROM_EVENTS;
 
 /*
- * on_success and on_finish: an armed batch with no unfinished job. Success
- * is judged on this statement's snapshot too, so a discard that committed
- * after the discard step still counts.
+ * on_success and on_finish: an armed batch with no unfinished job. Discards
+ * are judged on this statement's snapshot too: one that committed after the
+ * discard step marks the batch here (with its on_discard) and rules out
+ * on_success. A batch's discarded_at equals $1 exactly when this statement
+ * set it (an earlier one is an earlier time).
  */
 static const char *const finish_sql =
 "WITH changed AS ("
-" UPDATE goodjob.batches b SET jobs_finished_at = $1"
+" UPDATE goodjob.batches b SET jobs_finished_at = $1,"
+" discarded_at = CASE WHEN b.discarded_at IS NULL AND " ROUND_DISCARDED
+"  THEN $1 ELSE b.discarded_at END"
 " WHERE b.enqueued_at IS NOT NULL AND b.jobs_finished_at IS NULL"
 " AND b.finished_at IS NULL"
 " AND NOT EXISTS (SELECT 1 FROM goodjob.active_jobs a WHERE a.batch_id = b.id)"
-" RETURNING b.id, b.on_success, b.on_finish, b.callback_queue_name,"
-" b.callback_priority, b.discarded_at IS NULL AND NOT " DISCARD_IN_ROUND
-" AS succeeded), "
+" RETURNING b.id, b.on_discard, b.on_success, b.on_finish,"
+" b.callback_queue_name, b.callback_priority, b.discarded_at), "
 "events AS ("
-" SELECT id AS batch_id, on_success AS job_class, 'success' AS event, 1 AS ord,"
+" SELECT id AS batch_id, on_discard AS job_class, 'discard' AS event, 0 AS ord,"
 " callback_queue_name AS queue_name, callback_priority AS priority"
-" FROM changed WHERE succeeded AND on_success IS NOT NULL"
+" FROM changed WHERE discarded_at = $1 AND on_discard IS NOT NULL"
+" UNION ALL"
+" SELECT id, on_success, 'success', 1, callback_queue_name, callback_priority"
+" FROM changed WHERE discarded_at IS NULL AND on_success IS NOT NULL"
 " UNION ALL"
 " SELECT id, on_finish, 'finish', 2, callback_queue_name, callback_priority"
 " FROM changed WHERE on_finish IS NOT NULL), "
@@ -141,13 +158,8 @@ goodjob_finish_batches(MaintenanceReport *report)
 
 	run_callback_step(&discard_plan, discard_sql,
 					  &report->batches_discarded, report);
-	if (run_callback_step(&finish_plan, finish_sql,
-						  &report->batches_jobs_finished, report) > 0)
-	{
-		/* a batch that just finished may hold a discard the first step missed */
-		run_callback_step(&discard_plan, discard_sql,
-						  &report->batches_discarded, report);
-	}
+	run_callback_step(&finish_plan, finish_sql,
+					  &report->batches_jobs_finished, report);
 
 	snapshot = snapshot_then_time(&now);
 	values[0] = TimestampTzGetDatum(now);

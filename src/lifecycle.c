@@ -177,7 +177,8 @@ goodjob_fail(PG_FUNCTION_ARGS)
 	}
 	if (new_state == NULL)
 	{
-		values[2] = TimestampTzGetDatum(now);
+		goodjob_lock_job_batch(DatumGetInt64(values[0]));
+		values[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 		goodjob_plan(&discard_plan,
 					 "WITH d AS (DELETE FROM goodjob.active_jobs WHERE " HOLDS_TOKEN
 					 " RETURNING *) "
