@@ -155,6 +155,37 @@ goodjob_array_arg_length(FunctionCallInfo fcinfo, int argno, const char *name,
 }
 
 /*
+ * Locks batch batch_id FOR UPDATE (exclusive) or FOR KEY SHARE and returns
+ * whether it is cancelled; raises 23503 when it does not exist. Must run
+ * inside SPI.
+ */
+bool
+goodjob_lock_batch(int64 batch_id, bool exclusive)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(batch_id);
+	goodjob_plan(&plans[exclusive],
+				 exclusive ?
+				 "SELECT cancelled_at IS NOT NULL FROM goodjob.batches"
+				 " WHERE id = $1 FOR UPDATE" :
+				 "SELECT cancelled_at IS NOT NULL FROM goodjob.batches"
+				 " WHERE id = $1 FOR KEY SHARE",
+				 1, argtypes);
+	if (SPI_execute_plan(plans[exclusive], values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock batch " INT64_FORMAT, batch_id);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("batch " INT64_FORMAT " does not exist", batch_id)));
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * Raises 23503 unless batch batch_id exists and 22023 if it is cancelled,
  * and locks it FOR KEY SHARE (as its foreign key would) so that it cannot go
  * away, or be cancelled, before commit. Must run inside SPI.
@@ -162,28 +193,18 @@ goodjob_array_arg_length(FunctionCallInfo fcinfo, int argno, const char *name,
 void
 goodjob_check_batch_exists(int64 batch_id)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	bool		isnull;
+	if (goodjob_lock_batch(batch_id, false))
+		goodjob_report_cancelled(batch_id);
+}
 
-	values[0] = Int64GetDatum(batch_id);
-	goodjob_plan(&plan,
-				 "SELECT cancelled_at IS NOT NULL FROM goodjob.batches"
-				 " WHERE id = $1 FOR KEY SHARE",
-				 1, argtypes);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up batch " INT64_FORMAT, batch_id);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("batch " INT64_FORMAT " does not exist", batch_id)));
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								   1, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch " INT64_FORMAT " is cancelled", batch_id),
-				 errhint("Use goodjob.batch_retry() to run its discarded jobs again.")));
+/* Raises 22023 for the cancelled batch batch_id. */
+void
+goodjob_report_cancelled(int64 batch_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("batch " INT64_FORMAT " is cancelled", batch_id),
+			 errhint("Use goodjob.batch_retry() to run its discarded jobs again.")));
 }
 
 /*

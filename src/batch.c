@@ -50,36 +50,12 @@ check_callback(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /*
- * Locks batch batch_id FOR UPDATE and returns whether it is cancelled;
- * raises 23503 when it does not exist. Must run inside SPI.
- *
  * Every discard of a batch's job holds FOR KEY SHARE on the batch row from
  * before it takes its finished_at until it commits (goodjob_lock_job_batch),
- * so once this lock is granted no discard is in flight, and a round started
- * now counts exactly the discards that commit from now on.
+ * and the functions here lock it FOR UPDATE (goodjob_lock_batch) before
+ * they take the time: once that lock is granted no discard is in flight, so
+ * a round started then counts exactly the discards that commit from then on.
  */
-static bool
-lock_batch(int64 batch_id)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	bool		isnull;
-
-	values[0] = Int64GetDatum(batch_id);
-	goodjob_plan(&plan,
-				 "SELECT cancelled_at IS NOT NULL FROM goodjob.batches"
-				 " WHERE id = $1 FOR UPDATE",
-				 1, argtypes);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock batch " INT64_FORMAT, batch_id);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("batch " INT64_FORMAT " does not exist", batch_id)));
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull));
-}
 
 /*
  * goodjob.batch_create(description, properties, on_finish, on_success,
@@ -156,12 +132,9 @@ goodjob_batch_enqueue(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(batch_id);
 
 	SPI_connect();
-	if (lock_batch(batch_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch " INT64_FORMAT " is cancelled", batch_id),
-				 errhint("Use goodjob.batch_retry() to run its discarded jobs again.")));
-	/* after the lock: no discard of this batch is in flight (see lock_batch) */
+	if (goodjob_lock_batch(batch_id, true))
+		goodjob_report_cancelled(batch_id);
+	/* after the lock: no discard of this batch is in flight (see above) */
 	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	goodjob_plan(&plan,
 				 "UPDATE goodjob.batches SET"
@@ -206,7 +179,7 @@ goodjob_batch_retry(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(batch_id);
 
 	SPI_connect();
-	lock_batch(batch_id);
+	(void) goodjob_lock_batch(batch_id, true);
 	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	goodjob_plan(&retry_plan,
 				 "WITH d AS (DELETE FROM goodjob.finished_jobs"
@@ -260,7 +233,7 @@ goodjob_batch_cancel(PG_FUNCTION_ARGS)
 		CStringGetTextDatum("batch cancelled") : PG_GETARG_DATUM(1);
 
 	SPI_connect();
-	lock_batch(batch_id);
+	(void) goodjob_lock_batch(batch_id, true);
 	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	goodjob_plan(&discard_plan,
 				 "WITH d AS (DELETE FROM goodjob.active_jobs WHERE batch_id = $1"

@@ -69,7 +69,9 @@ extern void goodjob_check_attempt(int32 attempt);
 extern void goodjob_check_finite(TimestampTz ts, const char *name);
 extern int	goodjob_array_arg_length(FunctionCallInfo fcinfo, int argno,
 									 const char *name, bool allow_null_elements);
+extern bool goodjob_lock_batch(int64 batch_id, bool exclusive);
 extern void goodjob_check_batch_exists(int64 batch_id);
+extern void goodjob_report_cancelled(int64 batch_id) pg_attribute_noreturn();
 extern void goodjob_lock_job_batch(int64 job_id);
 extern void goodjob_ensure_job_exists(int64 job_id);
 extern TimestampTz goodjob_retry_time(int32 attempt, TimestampTz now);
