@@ -78,7 +78,10 @@ CREATE INDEX active_jobs_batch_callback
 	ON goodjob.active_jobs (batch_callback_id)
 	WHERE batch_callback_id IS NOT NULL;
 
+-- vacuum never truncates the hot table: that needs an ACCESS EXCLUSIVE lock,
+-- which waits behind (and then stalls) every worker
 ALTER TABLE goodjob.active_jobs SET (
+	vacuum_truncate = false,
 	autovacuum_vacuum_scale_factor = 0.02,
 	autovacuum_vacuum_insert_scale_factor = 0.02,
 	autovacuum_analyze_scale_factor = 0.05
@@ -228,6 +231,12 @@ LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'goodjob_complete_many';
 
+CREATE FUNCTION goodjob.complete_ids(job_ids bigint[], attempts integer[])
+RETURNS SETOF bigint
+LANGUAGE c VOLATILE SECURITY DEFINER ROWS 100
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'goodjob_complete_ids';
+
 CREATE FUNCTION goodjob.fail(
 	job_id bigint,
 	attempt integer,
@@ -313,6 +322,7 @@ REVOKE ALL ON FUNCTION
 	goodjob.claim(text, text, integer, interval),
 	goodjob.complete(bigint, integer),
 	goodjob.complete(bigint[], integer[]),
+	goodjob.complete_ids(bigint[], integer[]),
 	goodjob.fail(bigint, integer, text, boolean, timestamptz),
 	goodjob.heartbeat(bigint, integer, interval),
 	goodjob.retry_job(bigint),

@@ -44,6 +44,22 @@ SELECT id - :m1 AS job, state FROM goodjob.jobs WHERE id IN (:m1, :m2, :m3) ORDE
 -- empty arrays complete nothing
 SELECT goodjob.complete('{}'::bigint[], '{}'::integer[]);
 
+-- complete_ids(job_ids, attempts): the same, returning the ids whose tokens held
+SELECT goodjob.enqueue('IdsJob', queue_name => 'life') AS i1 \gset
+SELECT goodjob.enqueue('IdsJob', queue_name => 'life') AS i2 \gset
+SELECT goodjob.enqueue('IdsJob', queue_name => 'life') AS i3 \gset
+SELECT count(*) AS claimed FROM goodjob.claim('life', max_jobs => 3);
+-- i2 with a wrong attempt, and an id that does not exist: not returned
+SELECT id - :i1 AS job FROM goodjob.complete_ids(ARRAY[:i1, :i2, :i3, :i3 + 1000]::bigint[],
+												 ARRAY[1, 2, 1, 1]) AS id ORDER BY 1;
+SELECT id - :i1 AS job, state FROM goodjob.jobs WHERE id IN (:i1, :i2, :i3) ORDER BY id;
+SELECT count(*) AS returned FROM goodjob.complete_ids('{}'::bigint[], '{}'::integer[]);
+SELECT goodjob.complete_ids(ARRAY[:i2]::bigint[], '{}'::integer[]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT goodjob.complete_ids(ARRAY[:i2]::bigint[], NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT id - :i1 AS job FROM goodjob.complete_ids(ARRAY[:i2]::bigint[], ARRAY[1]) AS id;
+
 --
 -- fail(): retry with polynomial backoff, attempt^exponent + base seconds,
 -- stretched by up to goodjob.retry_jitter

@@ -11,11 +11,13 @@
 #include "goodjob.h"
 
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(goodjob_complete);
 PG_FUNCTION_INFO_V1(goodjob_complete_many);
+PG_FUNCTION_INFO_V1(goodjob_complete_ids);
 PG_FUNCTION_INFO_V1(goodjob_fail);
 PG_FUNCTION_INFO_V1(goodjob_heartbeat);
 
@@ -82,20 +84,19 @@ goodjob_complete(PG_FUNCTION_ARGS)
 }
 
 /*
- * goodjob.complete(job_ids bigint[], attempts integer[]) RETURNS integer
- *
- * Completes many jobs in one statement; returns how many tokens held.
- * Unknown ids count as tokens that no longer hold.
+ * Completes the jobs of the (job_ids, attempts) arrays of fcinfo in one
+ * statement and, inside SPI, leaves SPI_tuptable with one row per job whose
+ * token held: (batch touched, id). Returns how many; the caller calls
+ * SPI_finish.
  */
-Datum
-goodjob_complete_many(PG_FUNCTION_ARGS)
+static uint64
+complete_arrays(FunctionCallInfo fcinfo)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[3] = {INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID};
 	Datum		values[3];
 	int			njobs;
 	int			nattempts;
-	uint64		changed;
 
 	njobs = goodjob_array_arg_length(fcinfo, 0, "job_ids", false);
 	nattempts = goodjob_array_arg_length(fcinfo, 1, "attempts", false);
@@ -106,29 +107,69 @@ goodjob_complete_many(PG_FUNCTION_ARGS)
 				 errdetail_plural("\"job_ids\" has %d element and \"attempts\" has %d.",
 								  "\"job_ids\" has %d elements and \"attempts\" has %d.",
 								  njobs, njobs, nattempts)));
-	if (njobs == 0)
-		PG_RETURN_INT32(0);
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 
 	SPI_connect();
+	if (njobs == 0)
+		return 0;
 	goodjob_plan(&plan,
 				 "WITH t AS (SELECT * FROM unnest($1, $2) AS t(id, attempt)), "
 				 "d AS (DELETE FROM goodjob.active_jobs j USING t"
 				 " WHERE j.id = t.id AND j.attempts = t.attempt"
 				 " AND j.state = 'running' RETURNING j.*) "
 				 GOODJOB_INSERT_FINISHED_FROM_D("'succeeded'", "$3", "NULL")
-				 GOODJOB_RETURNING_BATCH_TOUCHED,
+				 GOODJOB_RETURNING_BATCH_TOUCHED ", id",
 				 3, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, false, 0) < 0)
 		elog(ERROR, "could not complete jobs");
-	changed = SPI_processed;
 	goodjob_wake_if_batch_touched();
-	SPI_finish();
+	return SPI_processed;
+}
 
+/*
+ * goodjob.complete(job_ids bigint[], attempts integer[]) RETURNS integer
+ *
+ * Completes many jobs in one statement; returns how many tokens held.
+ * Unknown ids count as tokens that no longer hold.
+ */
+Datum
+goodjob_complete_many(PG_FUNCTION_ARGS)
+{
+	uint64		changed = complete_arrays(fcinfo);
+
+	SPI_finish();
 	PG_RETURN_INT32((int32) changed);
+}
+
+/*
+ * goodjob.complete_ids(job_ids bigint[], attempts integer[])
+ *	RETURNS SETOF bigint
+ *
+ * goodjob.complete(bigint[], integer[]), but returns the ids of the jobs
+ * whose tokens held, so that a worker knows which of its completions count.
+ */
+Datum
+goodjob_complete_ids(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		changed;
+	uint64		i;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	changed = complete_arrays(fcinfo);
+	for (i = 0; i < changed; i++)
+	{
+		bool		isnull = false;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									   2, &isnull);
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &id, &isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*

@@ -152,7 +152,7 @@ maintainer_vacuum(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	raw = linitial_node(RawStmt,
-						raw_parser("VACUUM (SKIP_LOCKED) goodjob.active_jobs",
+						raw_parser("VACUUM (SKIP_LOCKED, TRUNCATE false) goodjob.active_jobs",
 								   RAW_PARSE_DEFAULT));
 	ExecVacuum(make_parsestate(NULL), castNode(VacuumStmt, raw->stmt), true);
 	CommitTransactionCommand();

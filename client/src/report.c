@@ -196,6 +196,18 @@ report_failure(gj_worker *w, gj_slot *s, double now)
 	return true;
 }
 
+/* Returns whether the one-column result res (ids) holds id. */
+static bool
+result_has_id(PGresult *res, long long id)
+{
+	int			r;
+
+	for (r = 0; r < PQntuples(res); r++)
+		if (atoll(PQgetvalue(res, r, 0)) == id)
+			return true;
+	return false;
+}
+
 /*
  * Completes the n jobs of slots idx[0..n) in one statement. Returns false
  * when the connection broke.
@@ -230,7 +242,7 @@ report_successes(gj_worker *w, const int *idx, int n, double now)
 	params[0] = ids.data;
 	params[1] = attempts.data;
 	res = gj_conn_exec(&w->work, n > 1 ?
-					   "SELECT goodjob.complete($1::bigint[], $2::integer[])" :
+					   "SELECT goodjob.complete_ids($1::bigint[], $2::integer[])" :
 					   "SELECT goodjob.complete($1::bigint, $2::integer)",
 					   2, params, &sqlerr);
 	gj_buf_free(&ids);
@@ -249,21 +261,22 @@ report_successes(gj_worker *w, const int *idx, int n, double now)
 		free(sqlerr);
 		return !broken;
 	}
-	if (n > 1)
-		held = atoi(PQgetvalue(res, 0, 0));
-	else
-		held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-
+	held = 0;
 	for (i = 0; i < n; i++)
 	{
 		gj_slot    *s = &w->slots[idx[i]];
+		bool		recorded = n == 1 ?
+			strcmp(PQgetvalue(res, 0, 0), "t") == 0 :
+			result_has_id(res, s->job.id);
 
+		held += recorded;
 		gj_log_job(&w->log, &s->job,
-				   n == 1 && !held ? "succeeded, but its lease was lost (not recorded)" :
-				   "succeeded", run_ms(s), NULL);
+				   recorded ? "succeeded" :
+				   "succeeded, but its lease was lost (not recorded)",
+				   run_ms(s), NULL);
 		release(w, s);
 	}
+	PQclear(res);
 	if (n > 1 && held < n)
 		gj_log(&w->log, GJ_WARNING,
 			   "%d of %d completions were not recorded: those jobs had lost their leases",
