@@ -22,7 +22,7 @@ autovacuum = on"
 # $BENCH_NPM_DIR, and export NODE_PATH for them.
 bench_npm() {
 	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-		GOODJOB_PACKAGES=(nodejs npm)
+		local GOODJOB_PACKAGES=(nodejs npm)
 		ensure_packages
 	fi
 	mkdir -p "$BENCH_NPM_DIR"
