@@ -67,10 +67,12 @@ CREATE INDEX active_jobs_claim_queue
 CREATE INDEX active_jobs_claim_any
 	ON goodjob.active_jobs (priority, scheduled_at, id)
 	WHERE state = 'queued';
--- lease reaping
+-- lease reaping (running jobs are exactly those with a lease). The predicate
+-- names lease_expires_at, not state: statements keyed by a job's id that say
+-- state = 'running' must use the primary key, not walk this whole index.
 CREATE INDEX active_jobs_lease
 	ON goodjob.active_jobs (lease_expires_at)
-	WHERE state = 'running';
+	WHERE lease_expires_at IS NOT NULL;
 CREATE INDEX active_jobs_batch
 	ON goodjob.active_jobs (batch_id)
 	WHERE batch_id IS NOT NULL;
