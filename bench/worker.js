@@ -44,7 +44,7 @@ function parseArgs(argv) {
 		systems: ['goodjob', 'graphile', 'pgboss'],
 		throughput: true,
 		latency: true,
-		prefetch: [100],
+		prefetch: [0],
 		// the peers' settings measured: graphile-worker localQueue.size and
 		// completeJobBatchDelay pairs, pg-boss batchSize values
 		graphile: [[500, 0], [500, 100]],
@@ -89,6 +89,7 @@ function parseArgs(argv) {
 		else if (a === '--mode') opts.mode = next();
 		else if (a === '--workers') opts.workers = Number(next());
 		else if (a === '--child-concurrency') opts.childConcurrency = Number(next());
+		else if (a === '--json') opts.json = next(); // also write the figures to this file (bench/compare)
 		else throw new Error(`unknown option ${a}`);
 	}
 	if (!opts.dsn) throw new Error('--dsn (or DATABASE_URL) is required');
@@ -539,6 +540,12 @@ async function main() {
 		console.log(`latency, ${r.label} (${r.what}): median ${f(r.median, 3)} ms (target 1 ms), p99 ${f(r.p99, 3)} ms (target 5 ms)`);
 	}
 
+	if (opts.json) {
+		require('fs').writeFileSync(opts.json, JSON.stringify({ version, jobs: opts.jobs, runs: opts.runs,
+			throughput: measured.map((cfg) => ({ system: cfg.system, c: cfg.c, label: cfg.label, settings: cfg.settings,
+				extra: !!cfg.extra, runs: results.get(cfg) })),
+			latency: latencyRows }, null, 1) + '\n');
+	}
 	await latencyClient.end();
 	if (boss) await boss.stop({ graceful: false, wait: false });
 	if (workerUtils) await workerUtils.release();

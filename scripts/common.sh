@@ -27,7 +27,7 @@ set -euo pipefail
 PG_BINDIR=/usr/lib/postgresql/15/bin
 PG_CONFIG_BIN=$PG_BINDIR/pg_config
 GOODJOB_PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15
-	postgresql-15-pgtap libipc-run-perl pgbouncer)
+	postgresql-15-pgtap libipc-run-perl pgbouncer valgrind)
 GOODJOB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GOODJOB_WORKDIR=${GOODJOB_WORKDIR:-}
 _GOODJOB_CLUSTERS=()

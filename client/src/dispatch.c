@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  * dispatch.c
  *	  gj_worker_run(): the dispatcher loop. On its one connection it
- *	  reports outcomes, renews leases and claims as many jobs as there are
- *	  free slots, then sleeps on its wake pipe until an executor finishes a
+ *	  reports outcomes, renews leases and claims as many jobs as there is
+ *	  room for (free executors plus the jobs claimed ahead), then sleeps on its wake pipe until an executor finishes a
  *	  job, the listener hears of a new one, a timer is due, or a stop is
  *	  asked for.
  *
- * Claim timing: at once after a claim that filled every free slot (there
+ * Claim timing: at once after a claim that filled all the room (there
  * is probably more), when a NOTIFY for one of our queues arrives, and every
  * poll_interval otherwise (scheduled jobs and retries send no NOTIFY).
  *
@@ -146,22 +146,47 @@ give_up(gj_worker *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* Claims if it is time to and there are free slots. */
-static void
-maybe_claim(gj_worker *w, run_state *rs, double now)
+/*
+ * Returns how many more jobs the worker should hold: one per executor plus
+ * the jobs claimed ahead (see GJ_PREFETCH_HORIZON), less those it holds,
+ * not counting the ndone slots about to be completed.
+ */
+static int
+claim_room(gj_worker *w, int ndone)
 {
-	int			nfree;
-	int			n;
+	int			ahead = 0;
+	int			held;
 
 	pthread_mutex_lock(&w->mu);
-	nfree = count_slots(w, SLOT_FREE);
+	held = w->nslots - count_slots(w, SLOT_FREE) - ndone;
+	/* none before the first job has run: its run time is not known yet */
+	if (w->run_avg > 0)
+		ahead = (int) GJ_MIN((double) w->cfg.prefetch,
+							 w->cfg.concurrency * GJ_PREFETCH_HORIZON / w->run_avg);
 	pthread_mutex_unlock(&w->mu);
-	if (nfree == 0)
-		return;
-	if (!atomic_exchange(&w->claim_wanted, 0) && !rs->last_full && now < rs->next_claim)
-		return;
+	return GJ_MAX(0, w->cfg.concurrency + ahead - held);
+}
 
-	n = gj_claim(w, nfree, now);
+/*
+ * Claims if it is time to and there is room; the successes of slots
+ * done[0..ndone) are completed with the claim, or on their own when no
+ * claim is due.
+ */
+static void
+maybe_claim(gj_worker *w, run_state *rs, double now, const int *done, int ndone)
+{
+	int			room = claim_room(w, ndone);
+	int			n;
+
+	if (room == 0 ||
+		(!atomic_exchange(&w->claim_wanted, 0) && !rs->last_full && now < rs->next_claim))
+	{
+		if (ndone > 0)
+			gj_complete(w, done, ndone, now);
+		return;
+	}
+
+	n = gj_claim(w, room, now, done, ndone);
 	if (n < 0)
 	{
 		rs->last_full = false;
@@ -170,7 +195,7 @@ maybe_claim(gj_worker *w, run_state *rs, double now)
 		return;
 	}
 	w->claim_backoff = GJ_BACKOFF_MIN;
-	rs->last_full = (n == nfree);
+	rs->last_full = (n == room);
 	rs->next_claim = now + w->cfg.poll_interval;
 }
 
@@ -180,15 +205,10 @@ sleep_time(gj_worker *w, run_state *rs, double now)
 {
 	double		t = w->cfg.poll_interval;
 	double		beat;
-	int			nfree;
-
-	pthread_mutex_lock(&w->mu);
-	nfree = count_slots(w, SLOT_FREE);
-	pthread_mutex_unlock(&w->mu);
 
 	if (w->work.pg == NULL)
 		t = GJ_MIN(t, w->work.next_attempt - now);
-	else if (!rs->stopping && nfree > 0)
+	else if (!rs->stopping && claim_room(w, 0) > 0)
 	{
 		if (rs->last_full || atomic_load(&w->claim_wanted))
 			return 0;
@@ -250,6 +270,8 @@ gj_worker_run(gj_worker *w)
 	char		msg[256];
 	int			result = 0;
 	int			i;
+	int		   *carry;			/* successes to complete with the claim */
+	int			ncarry = 0;
 
 	if (w->running)
 		return 1;
@@ -265,6 +287,7 @@ gj_worker_run(gj_worker *w)
 		return 1;
 	}
 	log_start(w);
+	carry = gj_malloc(sizeof(int) * (size_t) w->nslots);
 
 	for (;;)
 	{
@@ -279,12 +302,13 @@ gj_worker_run(gj_worker *w)
 		/* the listener got through: the server is back, do not wait */
 		if (atomic_exchange(&w->server_seen, 0) && w->work.pg == NULL)
 			w->work.next_attempt = now;
-		if (gj_conn_ensure(&w->work, now) && gj_report(w, now))
+		if (gj_conn_ensure(&w->work, now) &&
+			gj_report(w, now, rs.stopping ? NULL : carry, &ncarry))
 		{
 			if (gj_heartbeat_due(w) <= now)
 				gj_heartbeat(w, now);
 			if (w->work.pg != NULL && !rs.stopping)
-				maybe_claim(w, &rs, now);
+				maybe_claim(w, &rs, now, carry, ncarry);
 		}
 
 		if (rs.stopping)
@@ -304,6 +328,7 @@ gj_worker_run(gj_worker *w)
 		sleep_until_woken(w, sleep_time(w, &rs, gj_now()));
 	}
 
+	free(carry);
 	gj_listener_stop(w);
 	gj_executors_stop(w);
 	gj_conn_close(&w->work);

@@ -39,6 +39,9 @@ executor_main(void *arg)
 		finished = gj_now();
 
 		pthread_mutex_lock(&w->mu);
+		/* a moving average over about the last 20 jobs; never 0 */
+		w->run_avg = w->run_avg == 0 ? GJ_MAX(finished - s->started_at, 1e-7) :
+			0.95 * w->run_avg + 0.05 * GJ_MAX(finished - s->started_at, 1e-7);
 		s->outcome = outcome;
 		s->finished_at = finished;
 		s->state = SLOT_DONE;

@@ -33,6 +33,16 @@
 /* Attempts at reporting one outcome before leaving it to lease expiry. */
 #define GJ_REPORT_TRIES 5
 
+/* Most jobs completed by one statement. */
+#define GJ_COMPLETE_CHUNK 1000
+
+/*
+ * Seconds of work claimed ahead of free executors: up to cfg.prefetch
+ * jobs, as many as the executors are expected to finish in this time at
+ * the recent average run time of a job.
+ */
+#define GJ_PREFETCH_HORIZON 0.05
+
 /* ---- util.c: time, strings ---- */
 
 #define GJ_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -215,6 +225,7 @@ struct gj_worker
 	bool		exiting;
 	pthread_t  *executors;
 	int			nexecutors;
+	double		run_avg;		/* seconds a job ran, moving average; 0 */
 
 	/* dispatcher */
 	gj_conn		work;
@@ -246,12 +257,21 @@ extern int	gj_thread_create(pthread_t *thread, void *(*fn) (void *), void *arg);
 /* ---- report.c ---- */
 
 extern void gj_slot_release(gj_slot *s);
+extern bool gj_report(gj_worker *w, double now, int *carry, int *ncarry);
+extern bool gj_complete(gj_worker *w, const int *idx, int n, double now);
+/* the arrays of ids and attempts of slots idx[0..n), as text */
+extern void gj_completion_params(gj_worker *w, const int *idx, int n,
+								 gj_buf *ids, gj_buf *attempts);
+/* logs and releases slots idx[0..n) after the statement res completed them */
+extern void gj_completions_done(gj_worker *w, const int *idx, int n, PGresult *res);
+/* notes that the statement completing slots idx[0..n) failed */
+extern void gj_completions_failed(gj_worker *w, const int *idx, int n,
+								  const char *sqlerr, double now);
 
 /* ---- claim.c ---- */
 
-extern int	gj_claim(gj_worker *w, int max_jobs, double now);
-
-extern bool gj_report(gj_worker *w, double now);
+extern int	gj_claim(gj_worker *w, int max_jobs, double now,
+					 const int *done, int ndone);
 extern int	gj_fail_job(gj_worker *w, gj_slot *s, const char *error,
 						bool retry, bool retry_now, char **new_state);
 

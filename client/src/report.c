@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Most jobs completed by one statement. */
-#define COMPLETE_CHUNK 1000
-
 /* Longest error text a library handler may report, in bytes. */
 #define ERROR_TEXT_MAX 8192
 
@@ -196,78 +193,55 @@ report_failure(gj_worker *w, gj_slot *s, double now)
 	return true;
 }
 
-/* Returns whether the one-column result res (ids) holds id. */
+/*
+ * Returns whether res, rows of (completed boolean, id bigint, ...), says
+ * that the job id was completed.
+ */
 static bool
-result_has_id(PGresult *res, long long id)
+result_completed(PGresult *res, long long id)
 {
 	int			r;
 
 	for (r = 0; r < PQntuples(res); r++)
-		if (atoll(PQgetvalue(res, r, 0)) == id)
+		if (strcmp(PQgetvalue(res, r, 0), "t") == 0 &&
+			atoll(PQgetvalue(res, r, 1)) == id)
 			return true;
 	return false;
 }
 
-/*
- * Completes the n jobs of slots idx[0..n) in one statement. Returns false
- * when the connection broke.
- */
-static bool
-report_successes(gj_worker *w, const int *idx, int n, double now)
+/* See internal.h. */
+void
+gj_completion_params(gj_worker *w, const int *idx, int n, gj_buf *ids,
+					 gj_buf *attempts)
 {
-	gj_buf		ids;
-	gj_buf		attempts;
-	const char *params[2];
-	PGresult   *res;
-	char	   *sqlerr = NULL;
-	int			held;
 	int			i;
 
-	gj_buf_init(&ids);
-	gj_buf_init(&attempts);
+	gj_buf_init(ids);
+	gj_buf_init(attempts);
+	gj_buf_puts(ids, "{");
+	gj_buf_puts(attempts, "{");
 	for (i = 0; i < n; i++)
 	{
 		gj_slot    *s = &w->slots[idx[i]];
 
-		gj_buf_printf(&ids, "%s%lld", i == 0 && n > 1 ? "{" : i ? "," : "",
-					  (long long) s->job.id);
-		gj_buf_printf(&attempts, "%s%d", i == 0 && n > 1 ? "{" : i ? "," : "",
-					  s->job.attempt);
+		gj_buf_printf(ids, "%s%lld", i ? "," : "", (long long) s->job.id);
+		gj_buf_printf(attempts, "%s%d", i ? "," : "", s->job.attempt);
 	}
-	if (n > 1)
-	{
-		gj_buf_puts(&ids, "}");
-		gj_buf_puts(&attempts, "}");
-	}
-	params[0] = ids.data;
-	params[1] = attempts.data;
-	res = gj_conn_exec(&w->work, n > 1 ?
-					   "SELECT goodjob.complete_ids($1::bigint[], $2::integer[])" :
-					   "SELECT goodjob.complete($1::bigint, $2::integer)",
-					   2, params, &sqlerr);
-	gj_buf_free(&ids);
-	gj_buf_free(&attempts);
-	if (res == NULL)
-	{
-		bool		broken = w->work.pg == NULL;
+	gj_buf_puts(ids, "}");
+	gj_buf_puts(attempts, "}");
+}
 
-		if (!broken)
-		{
-			gj_log(&w->log, GJ_ERROR, "could not complete %d job%s: %s",
-				   n, n == 1 ? "" : "s", sqlerr);
-			for (i = 0; i < n; i++)
-				report_error(w, &w->slots[idx[i]], now);
-		}
-		free(sqlerr);
-		return !broken;
-	}
-	held = 0;
+/* See internal.h. */
+void
+gj_completions_done(gj_worker *w, const int *idx, int n, PGresult *res)
+{
+	int			held = 0;
+	int			i;
+
 	for (i = 0; i < n; i++)
 	{
 		gj_slot    *s = &w->slots[idx[i]];
-		bool		recorded = n == 1 ?
-			strcmp(PQgetvalue(res, 0, 0), "t") == 0 :
-			result_has_id(res, s->job.id);
+		bool		recorded = result_completed(res, s->job.id);
 
 		held += recorded;
 		gj_log_job(&w->log, &s->job,
@@ -276,20 +250,70 @@ report_successes(gj_worker *w, const int *idx, int n, double now)
 				   run_ms(s), NULL);
 		release(w, s);
 	}
-	PQclear(res);
-	if (n > 1 && held < n)
+	if (held < n)
 		gj_log(&w->log, GJ_WARNING,
-			   "%d of %d completions were not recorded: those jobs had lost their leases",
-			   n - held, n);
+			   "%d of %d completion%s not recorded: %s lost %s lease%s",
+			   n - held, n, n == 1 ? " was" : "s were",
+			   n - held == 1 ? "that job had" : "those jobs had",
+			   n - held == 1 ? "its" : "their", n - held == 1 ? "" : "s");
+}
+
+/* See internal.h. */
+void
+gj_completions_failed(gj_worker *w, const int *idx, int n, const char *sqlerr,
+					  double now)
+{
+	int			i;
+
+	gj_log(&w->log, GJ_ERROR, "could not complete %d job%s: %s",
+		   n, n == 1 ? "" : "s", sqlerr);
+	for (i = 0; i < n; i++)
+		report_error(w, &w->slots[idx[i]], now);
+}
+
+/*
+ * Completes the n jobs of slots idx[0..n) in one statement. Returns false
+ * when the connection broke.
+ */
+bool
+gj_complete(gj_worker *w, const int *idx, int n, double now)
+{
+	gj_buf		ids;
+	gj_buf		attempts;
+	const char *params[2];
+	PGresult   *res;
+	char	   *sqlerr = NULL;
+
+	gj_completion_params(w, idx, n, &ids, &attempts);
+	params[0] = ids.data;
+	params[1] = attempts.data;
+	res = gj_conn_exec(&w->work,
+					   "SELECT true, c FROM goodjob.complete_ids($1::bigint[], $2::integer[]) c",
+					   2, params, &sqlerr);
+	gj_buf_free(&ids);
+	gj_buf_free(&attempts);
+	if (res == NULL)
+	{
+		bool		broken = w->work.pg == NULL;
+
+		if (!broken)
+			gj_completions_failed(w, idx, n, sqlerr, now);
+		free(sqlerr);
+		return !broken;
+	}
+	gj_completions_done(w, idx, n, res);
+	PQclear(res);
 	return true;
 }
 
 /*
  * Sends every outcome and hand-back that is due. Returns false when the
- * connection broke (what was not sent is kept for later).
+ * connection broke (what was not sent is kept for later). When carry is
+ * not NULL, up to GJ_COMPLETE_CHUNK successes are not sent but left in
+ * carry[0..*ncarry), for the caller to complete with its claim.
  */
 bool
-gj_report(gj_worker *w, double now)
+gj_report(gj_worker *w, double now, int *carry, int *ncarry)
 {
 	int		   *handback = gj_malloc(sizeof(int) * (size_t) w->nslots);
 	int		   *success = gj_malloc(sizeof(int) * (size_t) w->nslots);
@@ -299,7 +323,11 @@ gj_report(gj_worker *w, double now)
 	int			nfailure = 0;
 	bool		ok = true;
 	bool		due = now >= w->report_retry_at;
+	int			keep;
 	int			i;
+
+	if (ncarry != NULL)
+		*ncarry = 0;
 
 	pthread_mutex_lock(&w->mu);
 	for (i = 0; i < w->nslots; i++)
@@ -326,10 +354,15 @@ gj_report(gj_worker *w, double now)
 	{
 		for (i = 0; ok && i < nhandback; i++)
 			ok = hand_back(w, &w->slots[handback[i]], now);
-		for (i = 0; ok && i < nsuccess; i += COMPLETE_CHUNK)
-			ok = report_successes(w, success + i,
-								  nsuccess - i < COMPLETE_CHUNK ? nsuccess - i : COMPLETE_CHUNK,
-								  now);
+		keep = carry != NULL ? GJ_MIN(nsuccess, GJ_COMPLETE_CHUNK) : 0;
+		for (i = 0; ok && i < nsuccess - keep; i += GJ_COMPLETE_CHUNK)
+			ok = gj_complete(w, success + i,
+							 GJ_MIN(nsuccess - keep - i, GJ_COMPLETE_CHUNK), now);
+		if (ok && keep > 0)
+		{
+			memcpy(carry, success + nsuccess - keep, sizeof(int) * (size_t) keep);
+			*ncarry = keep;
+		}
 		for (i = 0; ok && i < nfailure; i++)
 			ok = report_failure(w, &w->slots[failure[i]], now);
 		if (w->report_errors)

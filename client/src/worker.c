@@ -28,6 +28,7 @@ gj_config_init(gj_config *cfg)
 	cfg->listen = 1;
 	cfg->queues = "*";
 	cfg->concurrency = 1;
+	cfg->prefetch = 100;
 	cfg->lease = 60.0;
 	cfg->poll_interval = 1.0;
 	cfg->grace = 30.0;
