@@ -5,7 +5,9 @@
 # Installs missing packages, copies the tree to a temporary directory owned by
 # postgres, builds and installs goodjob, starts a throwaway cluster with the
 # library preloaded, and runs three stages through `make installcheck`:
-# regression (pg_regress), isolation (pg_isolation_regress) and TAP (prove).
+# regression (pg_regress), isolation (pg_isolation_regress) and TAP (prove);
+# then a fourth, compare: `bench/compare --quick` (the benchmark scripts, on a
+# throwaway cluster of their own, so that they cannot silently rot).
 # Settings in test/cluster.conf, if that file exists, are added to the
 # cluster's postgresql.conf (TAP tests configure their own clusters).
 # A failing stage does not stop the others; its diffs or logs are printed.
@@ -13,9 +15,11 @@
 # non-zero if anything failed or if no test ran.
 #
 # What counts as one test: a pg_regress test file, an isolation spec, a TAP
-# assertion (prove's "Tests=" count). A TAP file that dies without a failing
-# assertion, or a stage that fails without reporting a failed test (build
-# error, no server, timeout), counts as one failure.
+# assertion (prove's "Tests=" count), the whole compare stage (it passes if
+# every part of bench/compare produced its figures and charts). A TAP file
+# that dies without a failing assertion, or a stage that fails without
+# reporting a failed test (build error, no server, timeout), counts as one
+# failure.
 #
 # Environment:
 #   GOODJOB_TEST_PORT      port of the throwaway cluster (default 54321)
@@ -150,6 +154,30 @@ tap_stage() {
 	record "$name" "$p" "$f" "${TIMEOUT_NOTE:-$note}"
 }
 
+# Run `bench/compare --quick` from the staged tree and record it as one test;
+# the note gives its time. Like run_logged, but as ourselves, not postgres: it
+# installs packages and npm modules and starts a cluster of its own.
+compare_stage() {
+	local name=compare limit=${GOODJOB_STAGE_TIMEOUT:-180} rc=0 t0=$SECONDS note
+	local logf=$GOODJOB_WORKDIR/compare.log
+	log "stage $name: bash bench/compare --quick"
+	(cd "$STAGE" && exec timeout -k 10 "$limit" bash bench/compare --quick) >"$logf" 2>&1 </dev/null &
+	_GOODJOB_BG_PID=$!
+	tail -n +1 -f --pid="$_GOODJOB_BG_PID" "$logf" &
+	_GOODJOB_TAIL_PID=$!
+	wait "$_GOODJOB_BG_PID" || rc=$?
+	_GOODJOB_BG_PID=
+	wait "$_GOODJOB_TAIL_PID" || true
+	_GOODJOB_TAIL_PID=
+	note="$((SECONDS - t0)) s"
+	if ((rc == 0)); then
+		record "$name" 1 0 "$note"
+	else
+		[[ $rc -eq 124 || $rc -eq 137 ]] && note="$note, timed out after ${limit}s"
+		record "$name" 0 1 "$note, status $rc; see $logf"
+	fi
+}
+
 # print_summary [ABORT-NOTE]: print per-stage results and the final
 # "N passed, N failed" line; an abort counts as one more failure. Sets STATUS
 # to the exit status.
@@ -208,6 +236,7 @@ else
 	# TAP: test/t/*.pl; each script starts its own clusters under tmp_check.
 	tap_stage
 fi
+[[ -n ${PASSED[build]+set} ]] || compare_stage
 
 print_summary
 exit "$STATUS"
