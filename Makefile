@@ -9,6 +9,7 @@ OBJS = \
 	src/enqueue.o \
 	src/bulk.o \
 	src/claim.o \
+	src/claim_start.o \
 	src/lifecycle.o \
 	src/admin.o \
 	src/maintenance.o \
@@ -20,7 +21,7 @@ OBJS = \
 
 DATA = $(wildcard sql/goodjob--*.sql)
 
-REGRESS = setup enqueue claim lifecycle admin maintenance security bulk_enqueue batch
+REGRESS = setup enqueue claim lifecycle admin maintenance security bulk_enqueue bulk_enqueue_json batch claim_start
 
 ISOLATION = claim_race lease_takeover complete_vs_discard notify batch_last_two batch_discard_race batch_arm_race batch_rearm_race batch_retry_race
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output

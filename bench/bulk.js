@@ -9,7 +9,7 @@
 'use strict';
 
 const fs = require('fs');
-const { Client } = require('pg');
+const { Client, types } = require('pg');
 const { from: copyFrom } = require('pg-copy-streams');
 
 function parseArgs(argv) {
@@ -28,6 +28,7 @@ function parseArgs(argv) {
 		else if (a === '--peer-sizes') opts.peerSizes = next().split(',').map(Number);
 		else if (a === '--runs') opts.runs = Number(next());
 		else if (a === '--no-peers') opts.peers = false;
+		else if (a === '--json') opts.json = next(); // also write the figures to this file (bench/compare)
 		else throw new Error(`unknown option ${a}`);
 	}
 	if (!opts.dsn) throw new Error('--dsn (or DATABASE_URL) is required');
@@ -48,6 +49,24 @@ function jsonArrayLiteral(objs) {
 		parts[i] = '"' + JSON.stringify(objs[i]).replace(/[\\"]/g, '\\$&') + '"';
 	}
 	return '{' + parts.join(',') + '}';
+}
+
+// The same JSON texts as a text[] in PostgreSQL's binary array format
+// (array_send: dimensions, then a length and the bytes of each element).
+// node-postgres sends a Buffer parameter in binary format.
+function jsonTextArrayBinary(objs) {
+	const texts = objs.map((o) => Buffer.from(JSON.stringify(o)));
+	const out = Buffer.allocUnsafe(20 + texts.reduce((sum, t) => sum + 4 + t.length, 0));
+	let at = out.writeInt32BE(1, 0);			// one dimension
+	at = out.writeInt32BE(0, at);				// no NULL elements
+	at = out.writeUInt32BE(25, at);				// element type text
+	at = out.writeInt32BE(objs.length, at);		// length
+	at = out.writeInt32BE(1, at);				// lower bound
+	for (const t of texts) {
+		at = out.writeInt32BE(t.length, at);
+		at += t.copy(out, at);
+	}
+	return out;
 }
 
 // COPY text-format rows (queue_name, job_class, args), in 1 MB chunks.
@@ -127,9 +146,9 @@ async function main() {
 		await admin.query('CHECKPOINT');
 	};
 
-	const client = new Client({ connectionString: opts.dsn });
+	let client = new Client({ connectionString: opts.dsn });
 	await client.connect();
-	const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+	let pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
 	const inTx = async (fn) => {
 		await client.query('BEGIN');
 		await fn();
@@ -138,7 +157,26 @@ async function main() {
 
 	const results = [];
 	// peak backend memory is sampled for these, at the largest size
-	const memoryProbes = new Set(['goodjob.bulk_enqueue, ids returned', 'parse the jsonb[] parameter only (no insert)']);
+	const jsonOneArray = 'goodjob.bulk_enqueue_json, ids returned as one array';
+	const jsonBinary = 'goodjob.bulk_enqueue_json, binary parameter, ids returned as one array';
+	const memoryProbes = new Set(['goodjob.bulk_enqueue, ids returned', 'parse the jsonb[] parameter only (no insert)',
+		jsonOneArray, jsonBinary, 'parse the text[] parameter only (no insert)']);
+	// probes whose args parameter is text[] (the others send jsonb[])
+	const textProbes = new Set([jsonOneArray, jsonBinary, 'parse the text[] parameter only (no insert)']);
+	// the ids of a bulk_enqueue_json call as one bigint[], in input order
+	const oneArraySql = 'SELECT array_agg(id ORDER BY n) AS ids ' +
+		"FROM goodjob.bulk_enqueue_json('{SendEmail}', $1::text[]) WITH ORDINALITY AS t(id, n)";
+	// node-postgres's general array parser takes over a second for a million
+	// bigints; a bigint[] without NULLs is "{1,2,...}", so splitting it is
+	// enough (README: bulk_enqueue_json)
+	const splitIds = {
+		getTypeParser: (oid, format) => (oid === 1016 && format !== 'binary' ?
+			(text) => (text === '{}' ? [] : text.slice(1, -1).split(',')) : types.getTypeParser(oid, format)),
+	};
+	const oneArray = async (value) => {
+		const r = await client.query({ text: oneArraySql, values: [value], rowMode: 'array', types: splitIds });
+		return r.rows[0][0];
+	};
 	const memory = new Map();
 	const maxSize = Math.max(...opts.sizes, ...(opts.peers ? opts.peerSizes : []));
 	const allArgs = jobArgs(maxSize);
@@ -150,6 +188,7 @@ async function main() {
 	for (const n of opts.sizes) {
 		const objs = allArgs.slice(0, n);
 		const literal = jsonArrayLiteral(objs);
+		const binary = jsonTextArrayBinary(objs);
 		const chunks = copyChunks(objs);
 		const peerSize = opts.peers && opts.peerSizes.includes(n);
 		const gwSpecs = objs.map((o) => ({ identifier: 'SendEmail', payload: o }));
@@ -169,6 +208,33 @@ async function main() {
 				"SELECT count(*) FROM goodjob.bulk_enqueue('{SendEmail}', $1::jsonb[])", [literal]))],
 			['parse the jsonb[] parameter only (no insert)', () => client.query(
 				'SELECT count(*) FROM unnest($1::jsonb[])', [literal])],
+			[jsonOneArray, () => inTx(async () => {
+				const ids = await oneArray(literal);
+				if (ids.length !== n) throw new Error(`bulk_enqueue_json returned ${ids.length} ids`);
+			})],
+			['goodjob.bulk_enqueue_json, ids returned as one array, default array parser', () => inTx(async () => {
+				const r = await client.query({ text: oneArraySql, values: [literal], rowMode: 'array' });
+				if (r.rows[0][0].length !== n) throw new Error(`bulk_enqueue_json returned ${r.rows[0][0].length} ids`);
+			})],
+			['goodjob.bulk_enqueue_json, ids returned as rows', () => inTx(async () => {
+				const r = await client.query({
+					text: "SELECT id FROM goodjob.bulk_enqueue_json('{SendEmail}', $1::text[]) AS id",
+					values: [literal],
+					rowMode: 'array',
+				});
+				if (r.rowCount !== n) throw new Error(`bulk_enqueue_json returned ${r.rowCount} ids`);
+			})],
+			['goodjob.bulk_enqueue_json, ids counted', () => inTx(() => client.query(
+				"SELECT count(*) FROM goodjob.bulk_enqueue_json('{SendEmail}', $1::text[])", [literal]))],
+			// binary text[] and a generic plan: no array_in, and no copy of the
+			// parameter into the plan as a constant
+			[jsonBinary, () => inTx(async () => {
+				await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+				const ids = await oneArray(binary);
+				if (ids.length !== n) throw new Error(`bulk_enqueue_json returned ${ids.length} ids`);
+			})],
+			['parse the text[] parameter only (no insert)', () => client.query(
+				'SELECT count(*) FROM unnest($1::text[])', [literal])],
 			['INSERT ... SELECT FROM unnest', () => inTx(() => client.query(
 				'INSERT INTO goodjob.active_jobs (queue_name, job_class, args) ' +
 				"SELECT 'default', 'SendEmail', a FROM unnest($1::jsonb[]) AS a", [literal]))],
@@ -190,6 +256,15 @@ async function main() {
 				let sampler = null;
 				const sampleMemory = n === Math.max(...opts.sizes) && memoryProbes.has(name);
 				if (sampleMemory) {
+					// a fresh backend (warmed up by a rolled-back call), so that
+					// memory an earlier method freed but kept does not hide this one's
+					await client.end();
+					client = new Client({ connectionString: opts.dsn });
+					await client.connect();
+					pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+					await client.query('BEGIN');
+					await client.query("SELECT count(*) FROM goodjob.bulk_enqueue_json('{Warm}', '{\"{}\"}')");
+					await client.query('ROLLBACK');
 					base = rssAnon(pid);
 					peak = base;
 					sampler = setInterval(() => { peak = Math.max(peak, rssAnon(pid)); }, 2);
@@ -198,10 +273,12 @@ async function main() {
 				if (sampler) {
 					clearInterval(sampler);
 					peak = Math.max(peak, rssAnon(pid));
+					const argsType = textProbes.has(name) ? 'text[]' : 'jsonb[]';
 					const sizes = (await client.query(
-						"SELECT pg_column_size($1::jsonb[]) + pg_column_size('{SendEmail}'::text[]) AS bytes",
+						`SELECT pg_column_size($1::${argsType}) + pg_column_size('{SendEmail}'::text[]) AS bytes`,
 						[literal])).rows[0];
-					const m = { n, peak: peak - base, arrays: Number(sizes.bytes), literal: Buffer.byteLength(literal) };
+					const sent = name === jsonBinary ? binary.length : Buffer.byteLength(literal);
+					const m = { n, peak: peak - base, arrays: Number(sizes.bytes), argsType, literal: sent };
 					const prev = memory.get(name);
 					if (!prev || m.peak > prev.peak) memory.set(name, m);
 				}
@@ -230,12 +307,14 @@ async function main() {
 		for (const n of opts.peerSizes.filter((s) => opts.sizes.includes(s))) {
 			console.log(`${n} jobs: bulk_enqueue vs graphile-worker addJobs ${ratioTo(n, 'goodjob.bulk_enqueue, ids returned', 'graphile-worker addJobs')}, ` +
 				`vs pg-boss insert ${ratioTo(n, 'goodjob.bulk_enqueue, ids returned', 'pg-boss insert')}`);
+			console.log(`${n} jobs: bulk_enqueue_json (ids as one array) vs graphile-worker addJobs ${ratioTo(n, jsonOneArray, 'graphile-worker addJobs')}, ` +
+				`vs pg-boss insert ${ratioTo(n, jsonOneArray, 'pg-boss insert')}`);
 		}
 	}
 	const mb = (b) => (b / 1048576).toFixed(1) + ' MB';
 	for (const [name, m] of memory) {
 		console.log(`\nbackend memory, ${name}, ${m.n} jobs: peak RssAnon growth ${mb(m.peak)}; ` +
-			`input arrays ${mb(m.arrays)} as stored (${mb(m.literal)} as sent); ` +
+			`input arrays (${m.argsType} args) ${mb(m.arrays)} as stored (${mb(m.literal)} as sent); ` +
 			`${(m.peak / m.arrays).toFixed(2)}x the arrays`);
 	}
 	const own = memory.get('goodjob.bulk_enqueue, ids returned');
@@ -244,7 +323,17 @@ async function main() {
 		console.log(`bulk_enqueue's own memory beyond parsing its parameter: ${mb(own.peak - parse.peak)} ` +
 			`(${((own.peak - parse.peak) / own.arrays).toFixed(2)}x the arrays)`);
 	}
+	const ownJson = memory.get(jsonOneArray);
+	const parseText = memory.get('parse the text[] parameter only (no insert)');
+	if (ownJson && parseText) {
+		console.log(`bulk_enqueue_json's own memory (ids as one array) beyond parsing its parameter: ${mb(ownJson.peak - parseText.peak)} ` +
+			`(${((ownJson.peak - parseText.peak) / ownJson.arrays).toFixed(2)}x the arrays)`);
+	}
 
+	if (opts.json) {
+		fs.writeFileSync(opts.json, JSON.stringify({ version, runs: opts.runs, results,
+			memory: [...memory].map(([name, m]) => ({ name, ...m })) }, null, 1) + '\n');
+	}
 	await client.end();
 	if (boss) await boss.stop({ graceful: false, wait: false });
 	if (workerUtils) await workerUtils.release();

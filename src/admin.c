@@ -13,6 +13,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "claim_start.h"
+
 PG_FUNCTION_INFO_V1(goodjob_retry_job);
 PG_FUNCTION_INFO_V1(goodjob_discard_job);
 PG_FUNCTION_INFO_V1(goodjob_reschedule_job);
@@ -31,6 +33,21 @@ run_on_job(SPIPlanPtr plan, Datum *values, char *nulls)
 		return true;
 	goodjob_ensure_job_exists(DatumGetInt64(values[0]));
 	return false;
+}
+
+/*
+ * Notes (claim_start.c) the job values[0], now queued for values[1], whose
+ * queue name is queue_name and whose priority is column 2 of SPI_tuptable.
+ */
+static void
+note_queued_row(const char *queue_name, Datum *values)
+{
+	bool		isnull;
+
+	goodjob_note_queued(queue_name,
+						DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 2, &isnull)),
+						DatumGetTimestampTz(values[1]), DatumGetInt64(values[0]));
 }
 
 /*
@@ -63,13 +80,15 @@ goodjob_retry_job(PG_FUNCTION_ARGS)
 				 "SELECT id, queue_name, priority, job_class, args, 'queued', $2,"
 				 " created_at, attempts, max_attempts, error, batch_id,"
 				 " batch_callback_id FROM d "
-				 "RETURNING queue_name",
+				 "RETURNING queue_name, priority",
 				 2, argtypes);
 	changed = run_on_job(plan, values, NULL);
 	if (changed)
+	{
 		queue_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (queue_name != NULL)
+		note_queued_row(queue_name, values);
 		goodjob_notify_enqueued(queue_name, 1);
+	}
 	SPI_finish();
 
 	PG_RETURN_BOOL(changed);
@@ -134,9 +153,13 @@ goodjob_reschedule_job(PG_FUNCTION_ARGS)
 	SPI_connect();
 	goodjob_plan(&plan,
 				 "UPDATE goodjob.active_jobs SET scheduled_at = $2"
-				 " WHERE id = $1 AND state = 'queued'",
+				 " WHERE id = $1 AND state = 'queued'"
+				 " RETURNING queue_name, priority",
 				 2, argtypes);
 	changed = run_on_job(plan, values, NULL);
+	if (changed)
+		note_queued_row(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						values);
 	SPI_finish();
 
 	PG_RETURN_BOOL(changed);

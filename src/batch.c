@@ -189,8 +189,9 @@ goodjob_batch_retry(PG_FUNCTION_ARGS)
 				 " max_attempts, error, batch_id, batch_callback_id)"
 				 " SELECT id, queue_name, priority, job_class, args, 'queued', $2,"
 				 " created_at, attempts, max_attempts, error, batch_id,"
-				 " batch_callback_id FROM d RETURNING queue_name) "
-				 "SELECT queue_name, pg_catalog.count(*) FROM q GROUP BY queue_name",
+				 " batch_callback_id FROM d" GOODJOB_RETURNING_KEYS ") "
+				 "SELECT queue_name, pg_catalog.count(*)" GOODJOB_COUNT_KEYS
+				 " FROM q GROUP BY queue_name",
 				 2, argtypes);
 	goodjob_add_counts(retry_plan, values, InvalidSnapshot, &batches, &requeued);
 	goodjob_plan(&arm_plan,

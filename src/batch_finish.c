@@ -41,10 +41,11 @@
 	" e.job_class, pg_catalog.jsonb_build_object('batch_id', e.batch_id," \
 	" 'event', e.event), $1, $1, $2, e.batch_id" \
 	" FROM events e ORDER BY e.batch_id, e.ord" \
-	" RETURNING queue_name) " \
-	"SELECT NULL::text, pg_catalog.count(*) FROM changed " \
+	GOODJOB_RETURNING_KEYS ") " \
+	"SELECT NULL::text, pg_catalog.count(*)" GOODJOB_COUNT_NO_KEYS " FROM changed " \
 	"UNION ALL " \
-	"SELECT queue_name, pg_catalog.count(*) FROM cb GROUP BY queue_name"
+	"SELECT queue_name, pg_catalog.count(*)" GOODJOB_COUNT_KEYS \
+	" FROM cb GROUP BY queue_name"
 
 /* A discard of the current round, or a cancellation, marks batch b. */
 #define ROUND_DISCARDED \

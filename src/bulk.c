@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * bulk.c
- *	  goodjob.bulk_enqueue(): adds many jobs from arrays in one call.
+ *	  goodjob.bulk_enqueue() and goodjob.bulk_enqueue_json(): add many jobs
+ *	  from arrays in one call.
  *
  * The rows go into goodjob.active_jobs through the table AM's multi-insert
  * path, as COPY does, a chunk at a time, with their index entries. Every value
@@ -10,6 +11,12 @@
  * row. Memory stays bounded: input arrays are read with iterators, rows are
  * built and flushed per chunk, and ids go to a tuplestore that spills to disk
  * past work_mem.
+ *
+ * The two functions differ only in where the args come from: bulk_enqueue
+ * takes jsonb[], which PostgreSQL parses before the call, all elements at
+ * once in one memory context; bulk_enqueue_json takes the JSON as text[] and
+ * parses each element as it reads it, in a context reset after every element,
+ * so that only the parsed values of one chunk are alive at a time.
  *-------------------------------------------------------------------------
  */
 #include "goodjob.h"
@@ -27,13 +34,17 @@
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "claim_start.h"
+
 PG_FUNCTION_INFO_V1(goodjob_bulk_enqueue);
+PG_FUNCTION_INFO_V1(goodjob_bulk_enqueue_json);
 
 /* Rows inserted per multi-insert call. */
 #define BULK_CHUNK_ROWS 1000
@@ -64,6 +75,9 @@ typedef struct ArrayArg
 	ArrayIterator iterator;
 	Datum		value;			/* current element (for length 1: the only one) */
 	bool		isnull;
+	MemoryContext json_cxt;		/* not NULL: elements are JSON text, parsed to
+								 * jsonb as they are read, with this context
+								 * for the parser's working memory */
 } ArrayArg;
 
 /* Attribute numbers (0-based) of goodjob.active_jobs, found by name. */
@@ -87,6 +101,7 @@ typedef struct QueueCount
 {
 	char	   *queue_name;		/* hash key: the pointer, compared by string */
 	int64		count;
+	ClaimKey	first;			/* lowest claim key of its jobs */
 } QueueCount;
 
 static uint32
@@ -103,28 +118,85 @@ queue_key_match(const void *key1, const void *key2, Size keysize)
 	return strcmp(*(char *const *) key1, *(char *const *) key2);
 }
 
-/* Opens array argument argno; required arrays must not be NULL. */
+/* Adds the position of the element being parsed to an error's context. */
 static void
-open_array_arg(FunctionCallInfo fcinfo, int argno, bool required, ArrayArg *arg)
+json_element_error_context(void *arg)
+{
+	errcontext("element " INT64_FORMAT " of array \"args\"", *(int64 *) arg + 1);
+}
+
+/*
+ * Returns the jsonb value of the JSON text t, element row (0-based) of array
+ * "args", in CurrentMemoryContext. The parser works in parse_cxt, which is
+ * reset afterwards, so that only the value itself stays; an error names the
+ * element.
+ */
+static Datum
+parse_json_element(Datum t, int64 row, MemoryContext parse_cxt)
+{
+	MemoryContext result_cxt = CurrentMemoryContext;
+	ErrorContextCallback errcallback;
+	Datum		parsed;
+	Datum		result;
+
+	errcallback.callback = json_element_error_context;
+	errcallback.arg = &row;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	MemoryContextSwitchTo(parse_cxt);
+	parsed = DirectFunctionCall1(jsonb_in,
+								 CStringGetDatum(text_to_cstring(DatumGetTextPP(t))));
+	MemoryContextSwitchTo(result_cxt);
+	result = datumCopy(parsed, false, -1);
+	MemoryContextReset(parse_cxt);
+
+	error_context_stack = errcallback.previous;
+	return result;
+}
+
+/*
+ * Opens array argument argno; required arrays must not be NULL. With
+ * json_text, its elements are JSON text and are read as jsonb.
+ */
+static void
+open_array_arg(FunctionCallInfo fcinfo, int argno, bool required,
+			   bool json_text, ArrayArg *arg)
 {
 	arg->name = array_arg_names[argno];
 	arg->present = required || !PG_ARGISNULL(argno);
 	arg->length = 0;
 	arg->iterator = NULL;
+	arg->json_cxt = NULL;
 	if (!arg->present)
 		return;
 	arg->length = goodjob_array_arg_length(fcinfo, argno, arg->name, true);
 	arg->iterator = array_create_iterator(PG_GETARG_ARRAYTYPE_P(argno), 0, NULL);
+	if (json_text)
+		arg->json_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "goodjob bulk_enqueue_json parse",
+											  ALLOCSET_DEFAULT_SIZES);
 	if (arg->length == 1)
+	{
+		/* read (and parse) once, for every job */
 		array_iterate(arg->iterator, &arg->value, &arg->isnull);
+		if (json_text && !arg->isnull)
+			arg->value = parse_json_element(arg->value, 0, arg->json_cxt);
+	}
 }
 
-/* Advances to the next element of arg (a broadcast element stays put). */
+/*
+ * Advances to element row of arg, parsing it if its elements are JSON text
+ * (a broadcast element stays put).
+ */
 static void
-next_element(ArrayArg *arg)
+next_element(ArrayArg *arg, int64 row)
 {
-	if (arg->present && arg->length != 1)
-		array_iterate(arg->iterator, &arg->value, &arg->isnull);
+	if (!arg->present || arg->length == 1)
+		return;
+	array_iterate(arg->iterator, &arg->value, &arg->isnull);
+	if (arg->json_cxt != NULL && !arg->isnull)
+		arg->value = parse_json_element(arg->value, row, arg->json_cxt);
 }
 
 /* Raises 22004 for a NULL element of an array where NULL means nothing. */
@@ -209,10 +281,23 @@ count_queue(HTAB *counts, List **order, MemoryContext queues_cxt, char *queue_na
 		goodjob_check_queue_name(queue_name);
 		entry->queue_name = pstrdup(queue_name);
 		entry->count = 0;
+		entry->first.priority = PG_INT32_MAX;
+		entry->first.scheduled_at = DT_NOEND;
+		entry->first.id = PG_INT64_MAX;
 		*order = lappend(*order, entry);
 		MemoryContextSwitchTo(old);
 	}
 	return entry;
+}
+
+/* Lowers *first to the key (priority, scheduled_at, id) if that is lower. */
+static inline void
+note_key(ClaimKey *first, int32 priority, TimestampTz scheduled_at, int64 id)
+{
+	ClaimKey	key = {priority, scheduled_at, id};
+
+	if (goodjob_claim_key_cmp(&key, first) < 0)
+		*first = key;
 }
 
 /* Returns whether text value t equals the C string s, without copying t. */
@@ -255,16 +340,13 @@ lock_batch(int64 batch_id)
 }
 
 /*
- * goodjob.bulk_enqueue(job_classes, args, queue_names, priorities,
- *						scheduled_ats, batch_id, max_attempts)
- *	RETURNS SETOF bigint
- *
  * Enqueues N jobs, N being the length of the longest array; arrays of length
  * 1 apply to every job and NULL arrays mean the defaults of goodjob.enqueue.
- * Returns the new ids in input order and sends one NOTIFY per queue.
+ * Returns the new ids in input order and sends one NOTIFY per queue. With
+ * json_args, the args elements are JSON text rather than jsonb.
  */
-Datum
-goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
+static Datum
+bulk_enqueue(FunctionCallInfo fcinfo, bool json_args)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ArrayArg	arrays[NUM_ARRAY_ARGS];
@@ -295,11 +377,11 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 	int64		row;
 	int			i;
 
-	open_array_arg(fcinfo, ARG_JOB_CLASSES, true, &arrays[ARG_JOB_CLASSES]);
-	open_array_arg(fcinfo, ARG_ARGS, true, &arrays[ARG_ARGS]);
-	open_array_arg(fcinfo, ARG_QUEUE_NAMES, false, &arrays[ARG_QUEUE_NAMES]);
-	open_array_arg(fcinfo, ARG_PRIORITIES, false, &arrays[ARG_PRIORITIES]);
-	open_array_arg(fcinfo, ARG_SCHEDULED_ATS, false, &arrays[ARG_SCHEDULED_ATS]);
+	open_array_arg(fcinfo, ARG_JOB_CLASSES, true, false, &arrays[ARG_JOB_CLASSES]);
+	open_array_arg(fcinfo, ARG_ARGS, true, json_args, &arrays[ARG_ARGS]);
+	open_array_arg(fcinfo, ARG_QUEUE_NAMES, false, false, &arrays[ARG_QUEUE_NAMES]);
+	open_array_arg(fcinfo, ARG_PRIORITIES, false, false, &arrays[ARG_PRIORITIES]);
+	open_array_arg(fcinfo, ARG_SCHEDULED_ATS, false, false, &arrays[ARG_SCHEDULED_ATS]);
 	njobs = job_count(arrays);
 	max_attempts = goodjob_max_attempts_arg(fcinfo, ARG_MAX_ATTEMPTS);
 
@@ -354,7 +436,7 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 		int64		job_id;
 
 		for (i = 0; i < NUM_ARRAY_ARGS; i++)
-			next_element(&arrays[i]);
+			next_element(&arrays[i], row);
 
 		if (nbuffered == nslots)
 		{
@@ -402,6 +484,8 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 
 		job_id = nextval_internal(seq_oid, false);
 		values[cols.id] = Int64GetDatum(job_id);
+		note_key(&queue->first, DatumGetInt32(values[cols.priority]),
+				 DatumGetTimestampTz(values[cols.scheduled_at]), job_id);
 		values[cols.queue_name] = queue_name;
 		values[cols.job_class] = arrays[ARG_JOB_CLASSES].value;
 		values[cols.args] = arrays[ARG_ARGS].value;
@@ -442,6 +526,8 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 		QueueCount *entry = lfirst(lc);
 
 		goodjob_notify_enqueued(entry->queue_name, entry->count);
+		goodjob_note_queued(entry->queue_name, entry->first.priority,
+							entry->first.scheduled_at, entry->first.id);
 	}
 
 	for (i = 0; i < nslots; i++)
@@ -452,6 +538,33 @@ goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
 	MemoryContextDelete(chunk_cxt);
+	if (arrays[ARG_ARGS].json_cxt != NULL)
+		MemoryContextDelete(arrays[ARG_ARGS].json_cxt);
 
 	return (Datum) 0;
+}
+
+/*
+ * goodjob.bulk_enqueue(job_classes, args jsonb[], queue_names, priorities,
+ *						scheduled_ats, batch_id, max_attempts)
+ *	RETURNS SETOF bigint
+ */
+Datum
+goodjob_bulk_enqueue(PG_FUNCTION_ARGS)
+{
+	return bulk_enqueue(fcinfo, false);
+}
+
+/*
+ * goodjob.bulk_enqueue_json(job_classes, args text[], queue_names,
+ *							 priorities, scheduled_ats, batch_id, max_attempts)
+ *	RETURNS SETOF bigint
+ *
+ * bulk_enqueue with the args as JSON text, parsed here one element at a time
+ * instead of all at once by the array's input function.
+ */
+Datum
+goodjob_bulk_enqueue_json(PG_FUNCTION_ARGS)
+{
+	return bulk_enqueue(fcinfo, true);
 }

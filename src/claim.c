@@ -15,12 +15,21 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "access/xact.h"
+
+#include "claim_start.h"
 #include "queue_spec.h"
+
+/* Columns of the claim's result (GOODJOB_ACTIVE_COLUMNS), 1-based. */
+#define CLAIM_COL_ID 1
+#define CLAIM_COL_PRIORITY 3
+#define CLAIM_COL_SCHEDULED_AT 7
 
 PG_FUNCTION_INFO_V1(goodjob_claim);
 
 /*
- * The claim statement; %s is the queue filter on $6. The UPDATE finds the
+ * The claim statement; %s is the queue filter on $9. The scan starts at
+ * the key ($6, $7, $8) (see claim_start.c). The UPDATE finds the
  * locked rows by primary key (= ANY of an array: a join could be planned as
  * a scan of the whole table, since a generic plan cannot know the LIMIT).
  * The final ORDER BY returns rows in claim order (RETURNING alone has none).
@@ -29,6 +38,7 @@ PG_FUNCTION_INFO_V1(goodjob_claim);
 	"WITH c AS MATERIALIZED (" \
 	" SELECT id FROM goodjob.active_jobs" \
 	" WHERE state = 'queued' AND scheduled_at <= $1 %s" \
+	" AND (priority, scheduled_at, id) >= ($6, $7, $8)" \
 	" ORDER BY %spriority, scheduled_at, id" \
 	" LIMIT $2 FOR UPDATE SKIP LOCKED)," \
 	" u AS (" \
@@ -44,9 +54,9 @@ PG_FUNCTION_INFO_V1(goodjob_claim);
 typedef enum ClaimFilter
 {
 	FILTER_NONE,				/* every queue */
-	FILTER_ONE,					/* queue_name = $6 */
-	FILTER_ANY,					/* queue_name = ANY ($6) */
-	FILTER_NOT_ANY,				/* queue_name <> ALL ($6) */
+	FILTER_ONE,					/* queue_name = $9 */
+	FILTER_ANY,					/* queue_name = ANY ($9) */
+	FILTER_NOT_ANY,				/* queue_name <> ALL ($9) */
 	NUM_FILTERS
 } ClaimFilter;
 
@@ -64,9 +74,9 @@ static const char *const filter_order[NUM_FILTERS] = {
 
 static const char *const filter_sql[NUM_FILTERS] = {
 	"",
-	"AND queue_name = $6",
-	"AND queue_name = ANY ($6)",
-	"AND queue_name <> ALL ($6)",
+	"AND queue_name = $9",
+	"AND queue_name = ANY ($9)",
+	"AND queue_name <> ALL ($9)",
 };
 
 static SPIPlanPtr claim_plans[NUM_FILTERS];
@@ -75,9 +85,10 @@ static SPIPlanPtr claim_plans[NUM_FILTERS];
 static SPIPlanPtr
 claim_plan(ClaimFilter filter)
 {
-	Oid			argtypes[6] = {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID,
-	INTERVALOID, filter == FILTER_ONE ? TEXTOID : TEXTARRAYOID};
-	int			nargs = filter == FILTER_NONE ? 5 : 6;
+	Oid			argtypes[9] = {TIMESTAMPTZOID, INT8OID, TEXTOID, TIMESTAMPTZOID,
+		INTERVALOID, INT4OID, TIMESTAMPTZOID, INT8OID,
+	filter == FILTER_ONE ? TEXTOID : TEXTARRAYOID};
+	int			nargs = filter == FILTER_NONE ? 8 : 9;
 
 	if (claim_plans[filter] != NULL)
 		return claim_plans[filter];
@@ -104,21 +115,55 @@ queue_array(char **names, int n)
 }
 
 /*
+ * Raises the start key of queue (NULL: every queue) to the last of the
+ * claimed rows of SPI_tuptable (they are in claim order).
+ */
+static void
+raise_start(const char *queue, uint64 epoch)
+{
+	HeapTuple	last = SPI_tuptable->vals[SPI_processed - 1];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	ClaimKey	key;
+	bool		isnull;
+
+	key.priority = DatumGetInt32(SPI_getbinval(last, desc, CLAIM_COL_PRIORITY, &isnull));
+	key.scheduled_at = DatumGetTimestampTz(SPI_getbinval(last, desc,
+														 CLAIM_COL_SCHEDULED_AT, &isnull));
+	key.id = DatumGetInt64(SPI_getbinval(last, desc, CLAIM_COL_ID, &isnull));
+	goodjob_claim_start_raise(queue, &key, epoch);
+}
+
+/*
  * Runs one claim of up to limit jobs and appends the rows to the result set.
- * values[0..4] are set by the caller; queues is $6 (unused for FILTER_NONE).
- * Returns the number of jobs claimed.
+ * values[0..4] are set by the caller; queues is $9 (unused for FILTER_NONE),
+ * queue the one queue of FILTER_ONE. Returns the number of jobs claimed.
  */
 static int64
 claim_some(ReturnSetInfo *rsinfo, ClaimFilter filter, Datum *values,
-		   char *nulls, int64 limit, Datum queues)
+		   char *nulls, int64 limit, Datum queues, const char *queue)
 {
 	SPIPlanPtr	plan = claim_plan(filter);
+	ClaimKey	start = goodjob_claim_key_min;
+	uint64		epoch = 0;
+	bool		keyed = false;
 	uint64		i;
 
+	/* read before the statement takes its snapshot (see claim_start.c) */
+	if (filter == FILTER_NONE || filter == FILTER_ONE)
+		keyed = goodjob_claim_start_get(queue, &start, &epoch);
+	if (!keyed)
+		start = goodjob_claim_key_min;
+
 	values[1] = Int64GetDatum(limit);
-	values[5] = queues;
+	values[5] = Int32GetDatum(start.priority);
+	values[6] = TimestampTzGetDatum(start.scheduled_at);
+	values[7] = Int64GetDatum(start.id);
+	values[8] = queues;
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not claim jobs");
+	/* a snapshot older than the statement may not see what was noted */
+	if (keyed && SPI_processed > 0 && !IsolationUsesXactSnapshot())
+		raise_start(queue, epoch);
 
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -146,8 +191,8 @@ goodjob_claim(PG_FUNCTION_ARGS)
 	int32		max_jobs;
 	int64		lease_usecs;
 	TimestampTz now = GetCurrentTimestamp();
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Interval	lease;
 
 	goodjob_require_arg(fcinfo, 0, "queues");
@@ -183,19 +228,19 @@ goodjob_claim(PG_FUNCTION_ARGS)
 	switch (spec->kind)
 	{
 		case QUEUES_ALL:
-			claim_some(rsinfo, FILTER_NONE, values, nulls, max_jobs, (Datum) 0);
+			claim_some(rsinfo, FILTER_NONE, values, nulls, max_jobs, (Datum) 0, NULL);
 			break;
 		case QUEUES_ONLY:
 			if (spec->nqueues == 1)
 				claim_some(rsinfo, FILTER_ONE, values, nulls, max_jobs,
-						   CStringGetTextDatum(spec->queues[0]));
+						   CStringGetTextDatum(spec->queues[0]), spec->queues[0]);
 			else
 				claim_some(rsinfo, FILTER_ANY, values, nulls, max_jobs,
-						   queue_array(spec->queues, spec->nqueues));
+						   queue_array(spec->queues, spec->nqueues), NULL);
 			break;
 		case QUEUES_EXCEPT:
 			claim_some(rsinfo, FILTER_NOT_ANY, values, nulls, max_jobs,
-					   queue_array(spec->queues, spec->nqueues));
+					   queue_array(spec->queues, spec->nqueues), NULL);
 			break;
 		case QUEUES_ORDERED:
 			{
@@ -205,7 +250,8 @@ goodjob_claim(PG_FUNCTION_ARGS)
 				for (i = 0; i < spec->nqueues && remaining > 0; i++)
 					remaining -= claim_some(rsinfo, FILTER_ONE, values, nulls,
 											remaining,
-											CStringGetTextDatum(spec->queues[i]));
+											CStringGetTextDatum(spec->queues[i]),
+											spec->queues[i]);
 				break;
 			}
 	}

@@ -10,6 +10,8 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "claim_start.h"
+
 PG_FUNCTION_INFO_V1(goodjob_enqueue);
 
 /*
@@ -76,6 +78,8 @@ goodjob_enqueue(PG_FUNCTION_ARGS)
 										 SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 
+	goodjob_note_queued(queue_name, DatumGetInt32(values[3]),
+						DatumGetTimestampTz(values[4]), job_id);
 	goodjob_notify_enqueued(queue_name, 1);
 	PG_RETURN_INT64(job_id);
 }

@@ -15,6 +15,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "claim_start.h"
+
 PG_FUNCTION_INFO_V1(goodjob_complete);
 PG_FUNCTION_INFO_V1(goodjob_complete_many);
 PG_FUNCTION_INFO_V1(goodjob_complete_ids);
@@ -209,12 +211,21 @@ goodjob_fail(PG_FUNCTION_ARGS)
 					 "UPDATE goodjob.active_jobs SET state = 'queued',"
 					 " scheduled_at = $3, error = $4, locked_by = NULL,"
 					 " locked_at = NULL, lease_expires_at = NULL, lease = NULL"
-					 " WHERE " HOLDS_TOKEN " AND attempts < max_attempts",
+					 " WHERE " HOLDS_TOKEN " AND attempts < max_attempts"
+					 " RETURNING queue_name, priority",
 					 4, argtypes);
-		if (SPI_execute_plan(retry_plan, values, nulls, false, 0) != SPI_OK_UPDATE)
+		if (SPI_execute_plan(retry_plan, values, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "could not retry job");
 		if (SPI_processed > 0)
+		{
+			bool		isnull;
+
+			goodjob_note_queued(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+								DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 2, &isnull)),
+								DatumGetTimestampTz(values[2]), DatumGetInt64(values[0]));
 			new_state = "queued";
+		}
 	}
 	if (new_state == NULL)
 	{

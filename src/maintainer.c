@@ -12,13 +12,16 @@
  * at the front of the claim indexes, where the next claims start: left to
  * autovacuum (one look per table per autovacuum_naptime, a minute by
  * default) they pile up and each claim reads through them. In a database
- * without the extension it just waits. An error in a pass is logged and the
+ * without the extension it just waits. It skips the vacuum while the
+ * removal horizon has not moved since the last one (see
+ * active_jobs_need_vacuum). An error in a pass is logged and the
  * pass tried again after the usual wait. It exits on SIGTERM or when the
  * postmaster dies, and the postmaster restarts it after a crash.
  *-------------------------------------------------------------------------
  */
 #include "goodjob.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
@@ -30,6 +33,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/latch.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -111,17 +115,24 @@ maintainer_pass(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/* The removal horizon of goodjob.active_jobs when it was last vacuumed. */
+static TransactionId last_vacuum_horizon = InvalidTransactionId;
+
 /*
  * Returns whether goodjob.active_jobs holds at least goodjob.vacuum_threshold
- * dead rows and at least 2% of its live rows' count. Must run in a
- * transaction.
+ * dead rows and at least 2% of its live rows' count, and whether a vacuum
+ * could remove more than the last one did: not while the removal horizon
+ * stands where it stood then (an old snapshot held open keeps every row
+ * that died since; vacuuming again would only scan them). Sets *horizon.
+ * Must run in a transaction.
  */
 static bool
-active_jobs_need_vacuum(void)
+active_jobs_need_vacuum(TransactionId *horizon)
 {
 	Oid			namespace_oid = get_namespace_oid("goodjob", true);
 	Oid			relid;
 	PgStat_StatTabEntry *stats;
+	Relation	rel;
 
 	if (goodjob_vacuum_threshold <= 0 || !OidIsValid(namespace_oid))
 		return false;
@@ -129,9 +140,15 @@ active_jobs_need_vacuum(void)
 	if (!OidIsValid(relid))
 		return false;
 	stats = pgstat_fetch_stat_tabentry(relid);
-	return stats != NULL &&
-		stats->n_dead_tuples >= goodjob_vacuum_threshold &&
-		stats->n_dead_tuples >= stats->n_live_tuples / 50;
+	if (stats == NULL ||
+		stats->n_dead_tuples < goodjob_vacuum_threshold ||
+		stats->n_dead_tuples < stats->n_live_tuples / 50)
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	*horizon = GetOldestNonRemovableTransactionId(rel);
+	table_close(rel, AccessShareLock);
+	return !TransactionIdIsValid(last_vacuum_horizon) ||
+		!TransactionIdEquals(*horizon, last_vacuum_horizon);
 }
 
 /* Vacuums goodjob.active_jobs if it needs it (see the top of this file). */
@@ -139,11 +156,12 @@ static void
 maintainer_vacuum(void)
 {
 	bool		needed;
+	TransactionId horizon = InvalidTransactionId;
 	RawStmt    *raw;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	needed = active_jobs_need_vacuum();
+	needed = active_jobs_need_vacuum(&horizon);
 	CommitTransactionCommand();
 	if (!needed)
 		return;
@@ -156,6 +174,7 @@ maintainer_vacuum(void)
 								   RAW_PARSE_DEFAULT));
 	ExecVacuum(make_parsestate(NULL), castNode(VacuumStmt, raw->stmt), true);
 	CommitTransactionCommand();
+	last_vacuum_horizon = horizon;
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 

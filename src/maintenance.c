@@ -19,6 +19,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "claim_start.h"
 #include "maintenance.h"
 
 PG_FUNCTION_INFO_V1(goodjob_run_maintenance);
@@ -34,9 +35,10 @@ PG_FUNCTION_INFO_V1(goodjob_run_maintenance);
 #define REAP_CHUNK 1000
 
 /*
- * Runs a kept plan that returns (queue_name text, count bigint) rows: a row
- * with a NULL queue counts into *rows, the others are jobs enqueued into
- * that queue, which are notified and added to *jobs. The statement runs on
+ * Runs a kept plan that returns (queue_name text, count bigint, then the
+ * GOODJOB_COUNT_KEYS columns) rows: a row with a NULL queue counts into
+ * *rows, the others are jobs made queued in that queue, which are notified,
+ * noted for the claim start keys and added to *jobs. The statement runs on
  * snapshot, or on a new one if that is InvalidSnapshot. Must run inside SPI.
  */
 void
@@ -63,7 +65,15 @@ goodjob_add_counts(SPIPlanPtr plan, Datum *values, Snapshot snapshot,
 		{
 			*jobs += count;
 			if (count > 0)
+			{
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+
 				goodjob_notify_enqueued(queue_name, count);
+				goodjob_note_queued(queue_name,
+									DatumGetInt32(SPI_getbinval(row, desc, 3, &isnull)),
+									DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull)),
+									DatumGetInt64(SPI_getbinval(row, desc, 5, &isnull)));
+			}
 		}
 	}
 }
@@ -94,7 +104,7 @@ reap_expired_chunk(TimestampTz now, MaintenanceReport *report)
 				 " locked_at = NULL, lease_expires_at = NULL, lease = NULL"
 				 " WHERE j.id = ANY (ARRAY(SELECT id FROM expired))"
 				 " AND j.attempts < j.max_attempts"
-				 " RETURNING j.queue_name), "
+				 GOODJOB_RETURNING_KEYS "), "
 				 "d AS ("
 				 " DELETE FROM goodjob.active_jobs j"
 				 " WHERE j.id = ANY (ARRAY(SELECT id FROM expired))"
@@ -103,10 +113,11 @@ reap_expired_chunk(TimestampTz now, MaintenanceReport *report)
 				 "discarded AS ("
 				 GOODJOB_INSERT_FINISHED_FROM_D("'discarded'", "$1", "'lease expired'")
 				 " RETURNING 1) "
-				 "SELECT NULL::text, pg_catalog.count(*) FROM discarded "
+				 "SELECT NULL::text, pg_catalog.count(*)" GOODJOB_COUNT_NO_KEYS
+				 " FROM discarded "
 				 "UNION ALL "
-				 "SELECT queue_name, pg_catalog.count(*) FROM requeued"
-				 " GROUP BY queue_name",
+				 "SELECT queue_name, pg_catalog.count(*)" GOODJOB_COUNT_KEYS
+				 " FROM requeued GROUP BY queue_name",
 				 2, argtypes);
 	goodjob_add_counts(plan, values, InvalidSnapshot, &discarded, &requeued);
 	report->leases_requeued += requeued;
@@ -155,6 +166,7 @@ goodjob_maintenance_pass(MaintenanceReport *report, bool wait)
 		CHECK_FOR_INTERRUPTS();
 	goodjob_finish_batches(report);
 	goodjob_apply_retention(now, report);
+	goodjob_claim_start_reset(wait);
 	return true;
 }
 

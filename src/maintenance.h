@@ -26,6 +26,19 @@ typedef struct MaintenanceReport
 
 /* maintenance.c */
 extern bool goodjob_maintenance_pass(MaintenanceReport *report, bool wait);
+/*
+ * The columns after (queue_name, count) in goodjob_add_counts() statements:
+ * for the rows of a CTE that made jobs queued (RETURNING queue_name,
+ * priority, scheduled_at, id), a lower bound of their claim keys, or NULLs
+ * for the row that counts something else.
+ */
+#define GOODJOB_COUNT_KEYS \
+	", pg_catalog.min(priority), pg_catalog.min(scheduled_at), pg_catalog.min(id)"
+#define GOODJOB_COUNT_NO_KEYS \
+	", NULL::integer, NULL::timestamptz, NULL::bigint"
+#define GOODJOB_RETURNING_KEYS \
+	" RETURNING queue_name, priority, scheduled_at, id"
+
 extern void goodjob_add_counts(SPIPlanPtr plan, Datum *values, Snapshot snapshot,
 							   int64 *rows, int64 *jobs);
 

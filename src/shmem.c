@@ -21,6 +21,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 
+#include "claim_start.h"
 #include "shmem.h"
 
 typedef struct MaintainerSlot
@@ -56,6 +57,7 @@ goodjob_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shared_size());
+	goodjob_claim_start_shmem_request();
 }
 
 static void
@@ -80,6 +82,7 @@ goodjob_shmem_startup(void)
 			shared->slots[i].latch = NULL;
 		}
 	}
+	goodjob_claim_start_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -427,11 +427,13 @@ is($node->safe_psql('postgres',
 	'0', 'nothing the workers served is left queued or discarded');
 
 # The traffic really went through the pool: its server connections were
-# shared (fewer than its clients) and it counted the transactions.
+# shared (fewer than its clients) and it counted the transactions (a busy
+# worker completes and claims in one statement, so there are far fewer
+# transactions than jobs; dozens, not none).
 ($rc, $out, $err) = psql_on("host=$sockdir port=$bport dbname=pgbouncer user=$user",
 	'SHOW STATS');
 my ($xacts) = $out =~ /^postgres\|(\d+)\|/m;
-ok(defined $xacts && $xacts > 100,
+ok(defined $xacts && $xacts > 30,
 	'PgBouncer counted the transactions (' . ($xacts // 'none') . ')')
   or diag("SHOW STATS: exit $rc: $out $err");
 unlike(slurp($bouncer_log), qr/prepared statement|unsupported startup parameter/i,
