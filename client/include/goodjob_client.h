@@ -19,13 +19,16 @@
  *	  gj_worker_run(w);			returns once stopped
  *	  gj_worker_free(w);
  *
- * Threads and connections: gj_worker_run() is the dispatcher. It owns one
- * database connection that claims (up to the number of free executors in
- * one call), completes (many jobs in one call), fails and heartbeats. N
+ * Threads and connections: a worker has one or more lanes (cfg.connections;
+ * two when concurrency is 2 or more). Each lane is a dispatcher with its own
+ * database connection that claims (for its share of the executors, plus the
+ * jobs claimed ahead, in one call), completes (many jobs in one call, with
+ * the next claim), fails and heartbeats; gj_worker_run() runs the first lane
+ * and a thread each the others, so two server backends work at once. N
  * executor threads run the handlers and never touch the database. One more
- * thread holds a second connection that LISTENs on channel "goodjob" and
- * wakes the dispatcher at once when a job is enqueued in one of its queues.
- * So a worker uses two connections whatever its concurrency. Every statement
+ * thread holds one more connection that LISTENs on channel "goodjob" and
+ * wakes the lanes at once when a job is enqueued in one of its queues. So a
+ * worker uses lanes + 1 connections whatever its concurrency. Every statement
  * is a single parameterized PQexecParams call (unnamed statement, no session
  * state), so the work connection can go through PgBouncer in transaction
  * pooling mode; LISTEN needs a session, so point listen_dsn at the server
@@ -95,10 +98,14 @@ typedef struct gj_config
 	const char *queues;			/* GoodJob queue syntax, "*" */
 	const char *worker_name;	/* locked_by; NULL: "host:pid" */
 	int			concurrency;	/* executor threads, 1 */
+	int			connections;	/* lanes (dispatchers, each with a
+								 * connection), at most concurrency; 0:
+								 * 2 when concurrency >= 2, else 1 */
 	int			prefetch;		/* most jobs claimed ahead of free
-								 * executors, 100: as many as they finish
-								 * in about 50 ms at the recent run time
-								 * of a job; 0: none */
+								 * executors, 200 (split among the
+								 * lanes): as many as they finish in
+								 * about 50 ms at the recent run time of
+								 * a job; 0: none */
 	double		lease;			/* seconds a claim lasts, 60; renewed every
 								 * lease/3 while the job runs */
 	double		poll_interval;	/* seconds between claims while idle, 1 */

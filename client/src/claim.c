@@ -91,8 +91,9 @@ fill_slot(gj_slot *s, PGresult *res, int row, double now)
  * successes are then completed on their own, or kept for later).
  */
 int
-gj_claim(gj_worker *w, int max_jobs, double now, const int *done, int ndone)
+gj_claim(gj_lane *l, int max_jobs, double now, const int *done, int ndone)
 {
+	gj_worker  *w = l->w;
 	char		limit[16];
 	char		lease[32];
 	const char *params[6];
@@ -102,7 +103,8 @@ gj_claim(gj_worker *w, int max_jobs, double now, const int *done, int ndone)
 	char	   *error = NULL;
 	int			claimed = 0;
 	int			i;
-	int			next = 0;
+	int			next = l->first;
+	int			end = l->first + l->nslots;
 
 	snprintf(limit, sizeof(limit), "%d", max_jobs);
 	snprintf(lease, sizeof(lease), "%.3f seconds", w->cfg.lease);
@@ -115,28 +117,28 @@ gj_claim(gj_worker *w, int max_jobs, double now, const int *done, int ndone)
 		gj_completion_params(w, done, ndone, &ids, &attempts);
 		params[4] = ids.data;
 		params[5] = attempts.data;
-		res = gj_conn_exec(&w->work, COMPLETE_AND_CLAIM_SQL, 6, params, &error);
+		res = gj_conn_exec(&l->work, COMPLETE_AND_CLAIM_SQL, 6, params, &error);
 		gj_buf_free(&ids);
 		gj_buf_free(&attempts);
 	}
 	else
-		res = gj_conn_exec(&w->work, CLAIM_SQL, 4, params, &error);
+		res = gj_conn_exec(&l->work, CLAIM_SQL, 4, params, &error);
 	if (res == NULL)
 	{
-		if (w->work.pg != NULL)
+		if (l->work.pg != NULL)
 		{
 			gj_log(&w->log, GJ_ERROR, "could not claim jobs: %s", error);
 			/* the completions alone, to tell their error from the claim's */
 			if (ndone > 0)
-				gj_complete(w, done, ndone, now);
+				gj_complete(l, done, ndone, now);
 		}
 		free(error);
 		return -1;
 	}
 	if (ndone > 0)
-		gj_completions_done(w, done, ndone, res);
+		gj_completions_done(l, done, ndone, res);
 
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&l->mu);
 	for (i = 0; i < PQntuples(res); i++)
 	{
 		gj_slot    *s;
@@ -144,16 +146,16 @@ gj_claim(gj_worker *w, int max_jobs, double now, const int *done, int ndone)
 		if (strcmp(PQgetvalue(res, i, 0), "f") != 0)
 			continue;
 		claimed++;
-		while (next < w->nslots && w->slots[next].state != SLOT_FREE)
+		while (next < end && w->slots[next].state != SLOT_FREE)
 			next++;
-		if (next == w->nslots)
+		if (next == end)
 			break;				/* cannot happen: we asked for free slots only */
 		s = &w->slots[next];
 		fill_slot(s, res, i, now);
 		s->next_beat = now + w->cfg.lease / 3;
 		s->handler = find_handler(w, s->job.job_class);
 		if (s->handler != NULL)
-			gj_ring_push(w, next);
+			gj_ring_push(l, next);
 		else
 		{
 			s->state = SLOT_DONE;
@@ -162,7 +164,7 @@ gj_claim(gj_worker *w, int max_jobs, double now, const int *done, int ndone)
 								 s->job.job_class, w->name);
 		}
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 	PQclear(res);
 	if (claimed > 0)
 		gj_log(&w->log, GJ_DEBUG, "claimed %d job%s", claimed, claimed == 1 ? "" : "s");

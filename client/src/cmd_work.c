@@ -42,8 +42,10 @@ static const char work_usage[] =
 "                           worker sooner (default 1)\n"
 "  --grace SECONDS          on SIGTERM or SIGINT, time running jobs get to finish\n"
 "                           before they are killed and handed back (default 30)\n"
+"  --connections N          lanes claiming and reporting in parallel, each with\n"
+"                           its own connection (default 2, or 1 at concurrency 1)\n"
 "  --prefetch N             most jobs claimed ahead of free executors: as many\n"
-"                           as they finish in about 50 ms (default 100; 0: none)\n"
+"                           as they finish in about 50 ms (default 200; 0: none)\n"
 "  --log-format text|json   log lines as text (default) or JSON objects\n"
 "  --name NAME              worker name stored in locked_by (default host:pid)\n"
 "  --listen-dsn DSN         connection for LISTEN (default: --dsn); with PgBouncer\n"
@@ -66,7 +68,7 @@ static const char work_usage[] =
 enum
 {
 	OPT_HANDLER = 2000, OPT_TIMEOUT, OPT_LEASE, OPT_POLL, OPT_GRACE,
-	OPT_PREFETCH, OPT_LOG_FORMAT, OPT_NAME, OPT_LISTEN_DSN, OPT_NO_LISTEN
+	OPT_PREFETCH, OPT_CONNECTIONS, OPT_LOG_FORMAT, OPT_NAME, OPT_LISTEN_DSN, OPT_NO_LISTEN
 };
 
 static const struct option work_options[] = {
@@ -78,6 +80,7 @@ static const struct option work_options[] = {
 	{"poll-interval", required_argument, NULL, OPT_POLL},
 	{"grace", required_argument, NULL, OPT_GRACE},
 	{"prefetch", required_argument, NULL, OPT_PREFETCH},
+	{"connections", required_argument, NULL, OPT_CONNECTIONS},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"name", required_argument, NULL, OPT_NAME},
 	{"listen-dsn", required_argument, NULL, OPT_LISTEN_DSN},
@@ -192,6 +195,9 @@ cmd_work(int argc, char **argv)
 				break;
 			case OPT_PREFETCH:
 				cfg.prefetch = int_arg("prefetch", optarg, 0, 10000);
+				break;
+			case OPT_CONNECTIONS:
+				cfg.connections = int_arg("connections", optarg, 1, 64);
 				break;
 			case OPT_LOG_FORMAT:
 				if (strcmp(optarg, "text") == 0)

@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  * dispatch.c
- *	  gj_worker_run(): the dispatcher loop. On its one connection it
- *	  reports outcomes, renews leases and claims as many jobs as there is
- *	  room for (free executors plus the jobs claimed ahead), then sleeps on its wake pipe until an executor finishes a
- *	  job, the listener hears of a new one, a timer is due, or a stop is
- *	  asked for.
+ *	  gj_worker_run(): the dispatchers, one per lane. On its connection a
+ *	  lane's dispatcher reports the outcomes of its slots, renews their
+ *	  leases and claims as many jobs as it has room for (its share of the
+ *	  executors plus the jobs claimed ahead), then sleeps on its wake pipe
+ *	  until an executor finishes one of its jobs, the listener hears of a
+ *	  new one, a timer is due, or a stop is asked for.
  *
  * Claim timing: at once after a claim that filled all the room (there
  * is probably more), when a NOTIFY for one of our queues arrives, and every
@@ -36,15 +37,15 @@ typedef struct run_state
 	double		next_claim;
 } run_state;
 
-/* Counts the slots in the given state (caller holds w->mu). */
+/* Counts lane l's slots in the given state (caller holds l->mu). */
 static int
-count_slots(gj_worker *w, gj_slot_state state)
+count_slots(gj_lane *l, gj_slot_state state)
 {
 	int			n = 0;
 	int			i;
 
-	for (i = 0; i < w->nslots; i++)
-		n += w->slots[i].state == state;
+	for (i = l->first; i < l->first + l->nslots; i++)
+		n += l->w->slots[i].state == state;
 	return n;
 }
 
@@ -54,14 +55,15 @@ count_slots(gj_worker *w, gj_slot_state state)
  * heard the end of (neither reported nor handed back).
  */
 static int
-count_busy(gj_worker *w, int *unsettled)
+count_busy(gj_lane *l, int *unsettled)
 {
+	gj_worker  *w = l->w;
 	int			n = 0;
 	int			i;
 
 	*unsettled = 0;
-	pthread_mutex_lock(&w->mu);
-	for (i = 0; i < w->nslots; i++)
+	pthread_mutex_lock(&l->mu);
+	for (i = l->first; i < l->first + l->nslots; i++)
 	{
 		gj_slot    *s = &w->slots[i];
 
@@ -70,31 +72,40 @@ count_busy(gj_worker *w, int *unsettled)
 		n += s->state != SLOT_FREE;
 		*unsettled += s->state != SLOT_FREE && s->handback != HANDBACK_SENT;
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 	return n;
 }
 
-/* Stops claiming; jobs not started yet are to be handed back. */
+/* Stops claiming; lane l's jobs not started yet are to be handed back. */
 static void
-begin_stop(gj_worker *w, run_state *rs, double now)
+begin_stop(gj_lane *l, run_state *rs, double now)
 {
-	int		   *idx = gj_malloc(sizeof(int) * (size_t) w->nslots);
+	gj_worker  *w = l->w;
+	int		   *idx = gj_malloc(sizeof(int) * (size_t) l->nslots);
 	int			n;
 	int			i;
 	int			running;
 
 	rs->stopping = true;
 	rs->grace_end = now + w->cfg.grace;
-	pthread_mutex_lock(&w->mu);
-	n = gj_ring_take_all(w, idx);
+	pthread_mutex_lock(&l->mu);
+	n = gj_ring_take_lane(l, idx);
 	for (i = 0; i < n; i++)
 	{
 		w->slots[idx[i]].state = SLOT_DONE;
 		w->slots[idx[i]].handback = HANDBACK_WANTED;
 	}
-	running = count_slots(w, SLOT_RUNNING);
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 	free(idx);
+	if (l->index != 0)
+		return;					/* one message, from the first lane */
+	running = 0;
+	for (i = 0; i < w->nlanes; i++)
+	{
+		pthread_mutex_lock(&w->lanes[i].mu);
+		running += count_slots(&w->lanes[i], SLOT_RUNNING);
+		pthread_mutex_unlock(&w->lanes[i].mu);
+	}
 	gj_log(&w->log, GJ_INFO,
 		   "stopping: no new jobs; waiting up to %g s for %d running job%s (signal again to hand them back now)",
 		   w->cfg.grace, running, running == 1 ? "" : "s");
@@ -102,15 +113,16 @@ begin_stop(gj_worker *w, run_state *rs, double now)
 
 /* Cancels the running jobs and marks them to be handed back. */
 static void
-hard_stop(gj_worker *w, run_state *rs, double now)
+hard_stop(gj_lane *l, run_state *rs, double now)
 {
+	gj_worker  *w = l->w;
 	int			n = 0;
 	int			i;
 
 	rs->hard_stop = true;
 	rs->give_up_at = now + GJ_HANDBACK_TIMEOUT;
-	pthread_mutex_lock(&w->mu);
-	for (i = 0; i < w->nslots; i++)
+	pthread_mutex_lock(&l->mu);
+	for (i = l->first; i < l->first + l->nslots; i++)
 	{
 		gj_slot    *s = &w->slots[i];
 
@@ -121,7 +133,7 @@ hard_stop(gj_worker *w, run_state *rs, double now)
 			n++;
 		}
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 	if (n > 0)
 		gj_log(&w->log, GJ_INFO, "cancelling and handing back %d running job%s",
 			   n, n == 1 ? "" : "s");
@@ -129,12 +141,13 @@ hard_stop(gj_worker *w, run_state *rs, double now)
 
 /* Logs the jobs that could not be handed back or reported. */
 static void
-give_up(gj_worker *w)
+give_up(gj_lane *l)
 {
+	gj_worker  *w = l->w;
 	int			i;
 
-	pthread_mutex_lock(&w->mu);
-	for (i = 0; i < w->nslots; i++)
+	pthread_mutex_lock(&l->mu);
+	for (i = l->first; i < l->first + l->nslots; i++)
 	{
 		gj_slot    *s = &w->slots[i];
 
@@ -143,7 +156,7 @@ give_up(gj_worker *w)
 				   "could not reach the database to report or hand back job %lld %s (attempt %d); it will run again once its lease expires",
 				   (long long) s->job.id, s->job.job_class, s->job.attempt);
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 }
 
 /*
@@ -152,19 +165,19 @@ give_up(gj_worker *w)
  * not counting the ndone slots about to be completed.
  */
 static int
-claim_room(gj_worker *w, int ndone)
+claim_room(gj_lane *l, int ndone)
 {
 	int			ahead = 0;
 	int			held;
 
-	pthread_mutex_lock(&w->mu);
-	held = w->nslots - count_slots(w, SLOT_FREE) - ndone;
+	pthread_mutex_lock(&l->mu);
+	held = l->nslots - count_slots(l, SLOT_FREE) - ndone;
 	/* none before the first job has run: its run time is not known yet */
-	if (w->run_avg > 0)
-		ahead = (int) GJ_MIN((double) w->cfg.prefetch,
-							 w->cfg.concurrency * GJ_PREFETCH_HORIZON / w->run_avg);
-	pthread_mutex_unlock(&w->mu);
-	return GJ_MAX(0, w->cfg.concurrency + ahead - held);
+	if (l->run_avg > 0)
+		ahead = (int) GJ_MIN((double) l->prefetch,
+							 l->concurrency * GJ_PREFETCH_HORIZON / l->run_avg);
+	pthread_mutex_unlock(&l->mu);
+	return GJ_MAX(0, l->concurrency + ahead - held);
 }
 
 /*
@@ -173,54 +186,54 @@ claim_room(gj_worker *w, int ndone)
  * claim is due.
  */
 static void
-maybe_claim(gj_worker *w, run_state *rs, double now, const int *done, int ndone)
+maybe_claim(gj_lane *l, run_state *rs, double now, const int *done, int ndone)
 {
-	int			room = claim_room(w, ndone);
+	int			room = claim_room(l, ndone);
 	int			n;
 
 	if (room == 0 ||
-		(!atomic_exchange(&w->claim_wanted, 0) && !rs->last_full && now < rs->next_claim))
+		(!atomic_exchange(&l->claim_wanted, 0) && !rs->last_full && now < rs->next_claim))
 	{
 		if (ndone > 0)
-			gj_complete(w, done, ndone, now);
+			gj_complete(l, done, ndone, now);
 		return;
 	}
 
-	n = gj_claim(w, room, now, done, ndone);
+	n = gj_claim(l, room, now, done, ndone);
 	if (n < 0)
 	{
 		rs->last_full = false;
-		if (w->work.pg != NULL)
-			rs->next_claim = now + gj_backoff_next(&w->claim_backoff);
+		if (l->work.pg != NULL)
+			rs->next_claim = now + gj_backoff_next(&l->claim_backoff);
 		return;
 	}
-	w->claim_backoff = GJ_BACKOFF_MIN;
+	l->claim_backoff = GJ_BACKOFF_MIN;
 	rs->last_full = (n == room);
-	rs->next_claim = now + w->cfg.poll_interval;
+	rs->next_claim = now + l->w->cfg.poll_interval;
 }
 
-/* Returns how long the dispatcher may sleep, in seconds. */
+/* Returns how long lane l's dispatcher may sleep, in seconds. */
 static double
-sleep_time(gj_worker *w, run_state *rs, double now)
+sleep_time(gj_lane *l, run_state *rs, double now)
 {
-	double		t = w->cfg.poll_interval;
+	double		t = l->w->cfg.poll_interval;
 	double		beat;
 
-	if (w->work.pg == NULL)
-		t = GJ_MIN(t, w->work.next_attempt - now);
-	else if (!rs->stopping && claim_room(w, 0) > 0)
+	if (l->work.pg == NULL)
+		t = GJ_MIN(t, l->work.next_attempt - now);
+	else if (!rs->stopping && claim_room(l, 0) > 0)
 	{
-		if (rs->last_full || atomic_load(&w->claim_wanted))
+		if (rs->last_full || atomic_load(&l->claim_wanted))
 			return 0;
 		t = GJ_MIN(t, rs->next_claim - now);
 	}
-	if (w->work.pg != NULL)
+	if (l->work.pg != NULL)
 	{
-		beat = gj_heartbeat_due(w);
+		beat = gj_heartbeat_due(l);
 		t = GJ_MIN(t, beat - now);
 	}
-	if (w->report_retry_at > now)
-		t = GJ_MIN(t, w->report_retry_at - now);
+	if (l->report_retry_at > now)
+		t = GJ_MIN(t, l->report_retry_at - now);
 	if (rs->stopping && !rs->hard_stop)
 		t = GJ_MIN(t, rs->grace_end - now);
 	if (rs->hard_stop)
@@ -230,16 +243,16 @@ sleep_time(gj_worker *w, run_state *rs, double now)
 
 /* Sleeps until woken or timeout seconds passed; drains the wake pipe. */
 static void
-sleep_until_woken(gj_worker *w, double timeout)
+sleep_until_woken(gj_lane *l, double timeout)
 {
 	struct pollfd pfd;
 	char		drain[256];
 
-	pfd.fd = w->wake_pipe[0];
+	pfd.fd = l->wake_pipe[0];
 	pfd.events = POLLIN;
 	if (timeout > 0)
 		poll(&pfd, 1, gj_poll_ms(timeout));
-	while (read(w->wake_pipe[0], drain, sizeof(drain)) > 0)
+	while (read(l->wake_pipe[0], drain, sizeof(drain)) > 0)
 		;
 }
 
@@ -255,29 +268,95 @@ log_start(gj_worker *w)
 	for (i = 0; i < w->nhandlers; i++)
 		gj_buf_printf(&classes, "%s%s", i ? ", " : "", w->handlers[i].job_class);
 	gj_log(&w->log, GJ_INFO,
-		   "worker %s started: queues \"%s\", concurrency %d, lease %g s, poll interval %g s, %s, handlers: %s",
-		   w->name, w->queue_spec, w->cfg.concurrency, w->cfg.lease, w->cfg.poll_interval,
+		   "worker %s started: queues \"%s\", concurrency %d, %d lane%s, lease %g s, poll interval %g s, %s, handlers: %s",
+		   w->name, w->queue_spec, w->cfg.concurrency, w->nlanes, w->nlanes == 1 ? "" : "s",
+		   w->cfg.lease, w->cfg.poll_interval,
 		   w->cfg.listen ? "listening for NOTIFY" : "not listening",
 		   w->nhandlers ? classes.data : "(none)");
 	gj_buf_free(&classes);
+}
+
+/*
+ * Runs lane l's dispatcher until the worker has stopped and the lane's jobs
+ * are reported or handed back; returns 0, or 1 when some could not be.
+ */
+static int
+run_lane(gj_lane *l)
+{
+	gj_worker  *w = l->w;
+	run_state	rs;
+	int			result = 0;
+	int		   *carry;			/* successes to complete with the claim */
+	int			ncarry = 0;
+
+	memset(&rs, 0, sizeof(rs));
+	carry = gj_malloc(sizeof(int) * (size_t) l->nslots);
+	for (;;)
+	{
+		double		now = gj_now();
+		int			stops = atomic_load(&w->stop_requests);
+
+		if (stops > 0 && !rs.stopping)
+			begin_stop(l, &rs, now);
+		if (rs.stopping && !rs.hard_stop && (stops > 1 || now >= rs.grace_end))
+			hard_stop(l, &rs, now);
+
+		/* the listener got through: the server is back, do not wait */
+		if (atomic_exchange(&l->server_seen, 0) && l->work.pg == NULL)
+			l->work.next_attempt = now;
+		if (gj_conn_ensure(&l->work, now) &&
+			gj_report(l, now, rs.stopping ? NULL : carry, &ncarry))
+		{
+			if (gj_heartbeat_due(l) <= now)
+				gj_heartbeat(l, now);
+			if (l->work.pg != NULL && !rs.stopping)
+				maybe_claim(l, &rs, now, carry, ncarry);
+		}
+
+		if (rs.stopping)
+		{
+			int			unsettled;
+
+			/* after a hard stop, handed-back jobs need not be waited for */
+			if (count_busy(l, &unsettled) == 0 || (rs.hard_stop && unsettled == 0))
+				break;
+			if (rs.hard_stop && gj_now() >= rs.give_up_at)
+			{
+				give_up(l);
+				result = 1;
+				break;
+			}
+		}
+		sleep_until_woken(l, sleep_time(l, &rs, gj_now()));
+	}
+	free(carry);
+	gj_conn_close(&l->work);
+	return result;
+}
+
+static void *
+lane_main(void *arg)
+{
+	gj_lane    *l = arg;
+
+	l->result = run_lane(l);
+	return NULL;
 }
 
 /* See goodjob_client.h. */
 int
 gj_worker_run(gj_worker *w)
 {
-	run_state	rs;
 	char		msg[256];
-	int			result = 0;
+	int			result;
 	int			i;
-	int		   *carry;			/* successes to complete with the claim */
-	int			ncarry = 0;
+	int			rc;
 
 	if (w->running)
 		return 1;
-	memset(&rs, 0, sizeof(rs));
 	w->running = true;
-	gj_conn_init(&w->work, w->dsn, "work", &w->log);
+	for (i = 0; i < w->nlanes; i++)
+		gj_conn_init(&w->lanes[i].work, w->dsn, "work", &w->log);
 	if (!gj_executors_start(w, msg, sizeof(msg)) ||
 		(w->cfg.listen && !gj_listener_start(w, msg, sizeof(msg))))
 	{
@@ -287,56 +366,39 @@ gj_worker_run(gj_worker *w)
 		return 1;
 	}
 	log_start(w);
-	carry = gj_malloc(sizeof(int) * (size_t) w->nslots);
 
-	for (;;)
+	/* the first lane runs here, the others in threads of their own */
+	for (i = 1; i < w->nlanes; i++)
 	{
-		double		now = gj_now();
-		int			stops = atomic_load(&w->stop_requests);
-
-		if (stops > 0 && !rs.stopping)
-			begin_stop(w, &rs, now);
-		if (rs.stopping && !rs.hard_stop && (stops > 1 || now >= rs.grace_end))
-			hard_stop(w, &rs, now);
-
-		/* the listener got through: the server is back, do not wait */
-		if (atomic_exchange(&w->server_seen, 0) && w->work.pg == NULL)
-			w->work.next_attempt = now;
-		if (gj_conn_ensure(&w->work, now) &&
-			gj_report(w, now, rs.stopping ? NULL : carry, &ncarry))
+		rc = gj_thread_create(&w->lanes[i].thread, lane_main, &w->lanes[i]);
+		w->lanes[i].thread_started = rc == 0;
+		if (rc != 0)
 		{
-			if (gj_heartbeat_due(w) <= now)
-				gj_heartbeat(w, now);
-			if (w->work.pg != NULL && !rs.stopping)
-				maybe_claim(w, &rs, now, carry, ncarry);
+			gj_log(&w->log, GJ_ERROR, "could not start lane %d: %s; stopping", i + 1,
+				   strerror(rc));
+			atomic_fetch_add(&w->stop_requests, 1);
 		}
-
-		if (rs.stopping)
-		{
-			int			unsettled;
-
-			/* after a hard stop, handed-back jobs need not be waited for */
-			if (count_busy(w, &unsettled) == 0 || (rs.hard_stop && unsettled == 0))
-				break;
-			if (rs.hard_stop && gj_now() >= rs.give_up_at)
-			{
-				give_up(w);
-				result = 1;
-				break;
-			}
-		}
-		sleep_until_woken(w, sleep_time(w, &rs, gj_now()));
+	}
+	result = run_lane(&w->lanes[0]);
+	for (i = 1; i < w->nlanes; i++)
+	{
+		if (!w->lanes[i].thread_started)
+			continue;
+		pthread_join(w->lanes[i].thread, NULL);
+		w->lanes[i].thread_started = false;
+		result = GJ_MAX(result, w->lanes[i].result);
 	}
 
-	free(carry);
 	gj_listener_stop(w);
 	gj_executors_stop(w);
-	gj_conn_close(&w->work);
 	for (i = 0; i < w->nslots; i++)
 		gj_slot_release(&w->slots[i]);
-	w->ring_head = w->ring_count = 0;
 	atomic_store(&w->stop_requests, 0);
-	atomic_store(&w->claim_wanted, 1);
+	for (i = 0; i < w->nlanes; i++)
+	{
+		w->lanes[i].ring_head = w->lanes[i].ring_count = 0;
+		atomic_store(&w->lanes[i].claim_wanted, 1);
+	}
 	w->running = false;
 	gj_log(&w->log, GJ_INFO, "worker %s stopped", w->name);
 	return result;

@@ -22,16 +22,17 @@ needs_beat(const gj_slot *s)
 
 /* Returns when the next heartbeat is due (INFINITY when none is). */
 double
-gj_heartbeat_due(gj_worker *w)
+gj_heartbeat_due(gj_lane *l)
 {
+	gj_worker  *w = l->w;
 	double		due = INFINITY;
 	int			i;
 
-	pthread_mutex_lock(&w->mu);
-	for (i = 0; i < w->nslots; i++)
+	pthread_mutex_lock(&l->mu);
+	for (i = l->first; i < l->first + l->nslots; i++)
 		if (needs_beat(&w->slots[i]) && w->slots[i].next_beat < due)
 			due = w->slots[i].next_beat;
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 	return due;
 }
 
@@ -53,8 +54,9 @@ lease_lost(gj_worker *w, gj_slot *s, const char *why)
  * broke.
  */
 static bool
-beat_one_by_one(gj_worker *w, const int *idx, int n)
+beat_one_by_one(gj_lane *l, const int *idx, int n)
 {
+	gj_worker  *w = l->w;
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -68,10 +70,10 @@ beat_one_by_one(gj_worker *w, const int *idx, int n)
 
 		snprintf(id, sizeof(id), "%lld", (long long) s->job.id);
 		snprintf(attempt, sizeof(attempt), "%d", s->job.attempt);
-		res = gj_conn_exec(&w->work,
+		res = gj_conn_exec(&l->work,
 						   "SELECT goodjob.heartbeat($1::bigint, $2::integer)",
 						   2, params, &error);
-		if (res == NULL && w->work.pg == NULL)
+		if (res == NULL && l->work.pg == NULL)
 		{
 			free(error);
 			return false;
@@ -91,9 +93,10 @@ beat_one_by_one(gj_worker *w, const int *idx, int n)
  * send fewer statements).
  */
 void
-gj_heartbeat(gj_worker *w, double now)
+gj_heartbeat(gj_lane *l, double now)
 {
-	int		   *idx = gj_malloc(sizeof(int) * (size_t) w->nslots);
+	gj_worker  *w = l->w;
+	int		   *idx = gj_malloc(sizeof(int) * (size_t) l->nslots);
 	int			n = 0;
 	int			i;
 	gj_buf		ids;
@@ -102,8 +105,8 @@ gj_heartbeat(gj_worker *w, double now)
 	PGresult   *res;
 	char	   *error = NULL;
 
-	pthread_mutex_lock(&w->mu);
-	for (i = 0; i < w->nslots; i++)
+	pthread_mutex_lock(&l->mu);
+	for (i = l->first; i < l->first + l->nslots; i++)
 	{
 		gj_slot    *s = &w->slots[i];
 
@@ -113,7 +116,7 @@ gj_heartbeat(gj_worker *w, double now)
 			s->next_beat = now + w->cfg.lease / 3;
 		}
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 	if (n == 0)
 	{
 		free(idx);
@@ -131,7 +134,7 @@ gj_heartbeat(gj_worker *w, double now)
 	gj_buf_puts(&attempts, "}");
 	params[0] = ids.data;
 	params[1] = attempts.data;
-	res = gj_conn_exec(&w->work,
+	res = gj_conn_exec(&l->work,
 					   "SELECT t.ord, goodjob.heartbeat(t.id, t.att)"
 					   " FROM ROWS FROM (pg_catalog.unnest($1::bigint[]),"
 					   " pg_catalog.unnest($2::integer[]))"
@@ -153,11 +156,11 @@ gj_heartbeat(gj_worker *w, double now)
 		PQclear(res);
 		gj_log(&w->log, GJ_DEBUG, "renewed the leases of %d job%s", n, n == 1 ? "" : "s");
 	}
-	else if (w->work.pg != NULL)
+	else if (l->work.pg != NULL)
 	{
 		gj_log(&w->log, GJ_WARNING, "could not renew leases together (%s); renewing one by one",
 			   error);
-		beat_one_by_one(w, idx, n);
+		beat_one_by_one(l, idx, n);
 	}
 	free(error);
 	free(idx);

@@ -2,10 +2,10 @@
  * internal.h
  *	  Declarations shared by the goodjob client library's source files.
  *
- * Ownership: the dispatcher thread (gj_worker_run) owns the work
- * connection and every slot that is FREE or DONE; an executor thread owns
- * the slot it is RUNNING. Slot states and the ring of WAITING slots change
- * only under worker->mu.
+ * Ownership: each lane's dispatcher (gj_worker_run runs the first, threads
+ * the others) owns its work connection and every slot of its share that is
+ * FREE or DONE; an executor thread owns the slot it is RUNNING. Slot states
+ * and a lane's ring change only under that lane's mu.
  *-------------------------------------------------------------------------
  */
 #ifndef GJ_INTERNAL_H
@@ -117,6 +117,9 @@ extern void gj_log(gj_logger *lg, gj_level level, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
 extern void gj_log_job(gj_logger *lg, const gj_job *job, const char *outcome,
 					   double duration_ms, const char *error);
+extern void gj_log_job_line(gj_logger *lg, gj_buf *lines, const gj_job *job,
+							const char *outcome, double duration_ms, const char *error);
+extern void gj_log_write(gj_logger *lg, gj_buf *lines);
 
 /* ---- conn.c: connections that come back ---- */
 
@@ -184,6 +187,7 @@ typedef struct gj_slot
 	atomic_int	cancelled;
 	bool		lease_lost;		/* a heartbeat found the token gone */
 	int			report_tries;
+	int			lane;			/* index of the lane that claims and reports it */
 	double		claimed_at;
 	double		started_at;
 	double		finished_at;
@@ -198,6 +202,46 @@ typedef struct gj_listener
 	int			stop_pipe[2];
 	atomic_int	stop;
 } gj_listener;
+
+/*
+ * A lane: one dispatcher with its own connection, claiming into and
+ * reporting from its own share of the slots (first .. first + nslots - 1),
+ * with its own executors, ring and lock: lanes share nothing but the
+ * listener and the log. Two lanes keep two server backends busy, so the
+ * claims and completions of one overlap those of the other.
+ */
+typedef struct gj_lane
+{
+	gj_worker  *w;
+	int			index;
+	int			first;			/* its slots */
+	int			nslots;
+	int			concurrency;	/* its share of the executors */
+	int			prefetch;		/* its share of cfg.prefetch */
+	gj_conn		work;
+	int			wake_pipe[2];
+	atomic_int	claim_wanted;
+	atomic_int	server_seen;	/* the listener connected: retry at once */
+	double		claim_backoff;
+	double		report_retry_at;
+	double		report_backoff;
+	bool		report_errors;	/* a statement error in this report pass */
+	pthread_t	thread;			/* lanes after the first */
+	bool		thread_started;
+	int			result;
+
+	/* its executors; the state of its slots and its ring change under mu */
+	bool		mu_initialized;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;
+	int		   *ring;			/* indexes of WAITING slots, FIFO */
+	int			ring_head;
+	int			ring_count;
+	bool		exiting;
+	pthread_t  *executors;
+	int			nexecutors;
+	double		run_avg;		/* seconds a job ran, moving average; 0 */
+} gj_lane;
 
 struct gj_worker
 {
@@ -216,28 +260,12 @@ struct gj_worker
 	gj_slot    *slots;
 	int			nslots;
 
-	/* executors; under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t work_cv;
-	int		   *ring;			/* indexes of WAITING slots, FIFO */
-	int			ring_head;
-	int			ring_count;
-	bool		exiting;
-	pthread_t  *executors;
-	int			nexecutors;
-	double		run_avg;		/* seconds a job ran, moving average; 0 */
 
-	/* dispatcher */
-	gj_conn		work;
-	int			wake_pipe[2];
+	/* dispatchers */
+	gj_lane    *lanes;
+	int			nlanes;
 	atomic_int	stop_requests;
-	atomic_int	claim_wanted;
-	atomic_int	server_seen;	/* the listener connected: retry at once */
 	bool		running;
-	double		claim_backoff;
-	double		report_retry_at;
-	double		report_backoff;
-	bool		report_errors;	/* a statement error in this report pass */
 
 	gj_listener listener;
 };
@@ -246,39 +274,40 @@ struct gj_worker
 
 extern bool gj_executors_start(gj_worker *w, char *msg, size_t msglen);
 extern void gj_executors_stop(gj_worker *w);
-extern void gj_ring_push(gj_worker *w, int slot);
-extern int	gj_ring_take_all(gj_worker *w, int *out);
+extern void gj_ring_push(gj_lane *l, int slot);
+extern int	gj_ring_take_lane(gj_lane *l, int *out);
 
 /* ---- worker.c ---- */
 
-extern void gj_wake(gj_worker *w);
+extern void gj_wake(gj_lane *l);
+extern void gj_wake_all(gj_worker *w);
 extern int	gj_thread_create(pthread_t *thread, void *(*fn) (void *), void *arg);
 
 /* ---- report.c ---- */
 
 extern void gj_slot_release(gj_slot *s);
-extern bool gj_report(gj_worker *w, double now, int *carry, int *ncarry);
-extern bool gj_complete(gj_worker *w, const int *idx, int n, double now);
+extern bool gj_report(gj_lane *l, double now, int *carry, int *ncarry);
+extern bool gj_complete(gj_lane *l, const int *idx, int n, double now);
 /* the arrays of ids and attempts of slots idx[0..n), as text */
 extern void gj_completion_params(gj_worker *w, const int *idx, int n,
 								 gj_buf *ids, gj_buf *attempts);
 /* logs and releases slots idx[0..n) after the statement res completed them */
-extern void gj_completions_done(gj_worker *w, const int *idx, int n, PGresult *res);
+extern void gj_completions_done(gj_lane *l, const int *idx, int n, PGresult *res);
 /* notes that the statement completing slots idx[0..n) failed */
-extern void gj_completions_failed(gj_worker *w, const int *idx, int n,
+extern void gj_completions_failed(gj_lane *l, const int *idx, int n,
 								  const char *sqlerr, double now);
 
 /* ---- claim.c ---- */
 
-extern int	gj_claim(gj_worker *w, int max_jobs, double now,
+extern int	gj_claim(gj_lane *l, int max_jobs, double now,
 					 const int *done, int ndone);
-extern int	gj_fail_job(gj_worker *w, gj_slot *s, const char *error,
+extern int	gj_fail_job(gj_lane *l, gj_slot *s, const char *error,
 						bool retry, bool retry_now, char **new_state);
 
 /* ---- heartbeat.c ---- */
 
-extern void gj_heartbeat(gj_worker *w, double now);
-extern double gj_heartbeat_due(gj_worker *w);
+extern void gj_heartbeat(gj_lane *l, double now);
+extern double gj_heartbeat_due(gj_lane *l);
 
 /* ---- listen.c ---- */
 

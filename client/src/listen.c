@@ -22,12 +22,17 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Asks the dispatcher to claim now. */
+/* Asks every lane's dispatcher to claim now. */
 static void
 want_claim(gj_worker *w)
 {
-	atomic_store(&w->claim_wanted, 1);
-	gj_wake(w);
+	int			i;
+
+	for (i = 0; i < w->nlanes; i++)
+	{
+		atomic_store(&w->lanes[i].claim_wanted, 1);
+		gj_wake(&w->lanes[i]);
+	}
 }
 
 /* Waits until fd is readable, the stop pipe is written, or timeout (s). */
@@ -57,6 +62,7 @@ start_listening(gj_worker *w, gj_listener *l)
 {
 	PGresult   *res;
 	char	   *error = NULL;
+	int			i;
 
 	if (!gj_conn_ensure(&l->conn, gj_now()))
 		return false;
@@ -70,7 +76,8 @@ start_listening(gj_worker *w, gj_listener *l)
 	}
 	PQclear(res);
 	gj_log(&w->log, GJ_DEBUG, "listening on channel \"goodjob\"");
-	atomic_store(&w->server_seen, 1);
+	for (i = 0; i < w->nlanes; i++)
+		atomic_store(&w->lanes[i].server_seen, 1);
 	want_claim(w);
 	return true;
 }

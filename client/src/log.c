@@ -26,16 +26,26 @@ gj_logger_init(gj_logger *lg, gj_log_format format, FILE *stream, bool verbose,
 	pthread_mutex_init(&lg->mu, NULL);
 }
 
+/* Writes finished lines (each ending in a newline) in one write; frees them. */
+void
+gj_log_write(gj_logger *lg, gj_buf *lines)
+{
+	if (lines->len > 0)
+	{
+		pthread_mutex_lock(&lg->mu);
+		fwrite(lines->data, 1, lines->len, lg->stream);
+		fflush(lg->stream);
+		pthread_mutex_unlock(&lg->mu);
+	}
+	gj_buf_free(lines);
+}
+
 /* Writes a finished line. */
 static void
 emit(gj_logger *lg, gj_buf *line)
 {
 	gj_buf_append(line, "\n", 1);
-	pthread_mutex_lock(&lg->mu);
-	fwrite(line->data, 1, line->len, lg->stream);
-	fflush(lg->stream);
-	pthread_mutex_unlock(&lg->mu);
-	gj_buf_free(line);
+	gj_log_write(lg, line);
 }
 
 /* Starts a line with the time, level and (JSON) worker name. */
@@ -87,12 +97,13 @@ gj_log(gj_logger *lg, gj_level level, const char *fmt,...)
 }
 
 /*
- * Logs the outcome of one job: "succeeded", "retried", "discarded",
- * "handed back", "lost lease", ... with the error, if any.
+ * Appends to lines the log line of the outcome of one job: "succeeded",
+ * "retried", "discarded", "handed back", "lost lease", ... with the error,
+ * if any. gj_log_write() writes them.
  */
 void
-gj_log_job(gj_logger *lg, const gj_job *job, const char *outcome,
-		   double duration_ms, const char *error)
+gj_log_job_line(gj_logger *lg, gj_buf *lines, const gj_job *job,
+				const char *outcome, double duration_ms, const char *error)
 {
 	gj_buf		line;
 	bool		bad = strcmp(outcome, "succeeded") != 0;
@@ -130,5 +141,19 @@ gj_log_job(gj_logger *lg, const gj_job *job, const char *outcome,
 		}
 	}
 	free(err);
-	emit(lg, &line);
+	gj_buf_append(&line, "\n", 1);
+	gj_buf_append(lines, line.data, line.len);
+	gj_buf_free(&line);
+}
+
+/* Logs the outcome of one job (see gj_log_job_line). */
+void
+gj_log_job(gj_logger *lg, const gj_job *job, const char *outcome,
+		   double duration_ms, const char *error)
+{
+	gj_buf		lines;
+
+	gj_buf_init(&lines);
+	gj_log_job_line(lg, &lines, job, outcome, duration_ms, error);
+	gj_log_write(lg, &lines);
 }

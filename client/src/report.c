@@ -29,13 +29,13 @@ gj_slot_release(gj_slot *s)
 	s->handback = HANDBACK_NONE;
 }
 
-/* Releases s under the worker's lock. */
+/* Releases s, of lane l, under the lane's lock. */
 static void
-release(gj_worker *w, gj_slot *s)
+release(gj_lane *l, gj_slot *s)
 {
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&l->mu);
 	gj_slot_release(s);
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 }
 
 /*
@@ -68,9 +68,10 @@ clean_error(const char *error, bool ascii)
  * the connection broke.
  */
 int
-gj_fail_job(gj_worker *w, gj_slot *s, const char *error, bool retry,
+gj_fail_job(gj_lane *l, gj_slot *s, const char *error, bool retry,
 			bool retry_now, char **new_state)
 {
+	gj_worker  *w = l->w;
 	char		id[24];
 	char		attempt[16];
 	const char *params[4];
@@ -88,17 +89,17 @@ gj_fail_job(gj_worker *w, gj_slot *s, const char *error, bool retry,
 	*new_state = NULL;
 
 	if (retry_now)
-		res = gj_conn_exec(&w->work,
+		res = gj_conn_exec(&l->work,
 						   "SELECT goodjob.fail($1::bigint, $2::integer, $3::text,"
 						   " true, pg_catalog.now())", 3, params, &sqlerr);
 	else
-		res = gj_conn_exec(&w->work,
+		res = gj_conn_exec(&l->work,
 						   "SELECT goodjob.fail($1::bigint, $2::integer, $3::text,"
 						   " $4::boolean)", 4, params, &sqlerr);
 	free(text);
 	if (res == NULL)
 	{
-		rc = w->work.pg == NULL ? -2 : -1;
+		rc = l->work.pg == NULL ? -2 : -1;
 		if (rc == -1)
 			gj_log(&w->log, GJ_ERROR, "could not record the failure of job %lld: %s",
 				   (long long) s->job.id, sqlerr);
@@ -117,17 +118,19 @@ gj_fail_job(gj_worker *w, gj_slot *s, const char *error, bool retry,
  * after GJ_REPORT_TRIES.
  */
 static void
-report_error(gj_worker *w, gj_slot *s, double now)
+report_error(gj_lane *l, gj_slot *s, double now)
 {
+	gj_worker  *w = l->w;
+
 	if (++s->report_tries >= GJ_REPORT_TRIES)
 	{
 		gj_log(&w->log, GJ_ERROR,
 			   "giving up on reporting job %lld after %d tries; it will run again when its lease expires",
 			   (long long) s->job.id, s->report_tries);
-		release(w, s);
+		release(l, s);
 	}
-	w->report_retry_at = now + w->report_backoff;
-	w->report_errors = true;
+	l->report_retry_at = now + l->report_backoff;
+	l->report_errors = true;
 }
 
 /* Returns how long the job in s ran, in milliseconds. */
@@ -142,16 +145,17 @@ run_ms(const gj_slot *s)
  * retry_at => now())). Returns false when the connection broke.
  */
 static bool
-hand_back(gj_worker *w, gj_slot *s, double now)
+hand_back(gj_lane *l, gj_slot *s, double now)
 {
+	gj_worker  *w = l->w;
 	char	   *state = NULL;
-	int			rc = gj_fail_job(w, s, "worker shutting down", true, true, &state);
+	int			rc = gj_fail_job(l, s, "worker shutting down", true, true, &state);
 
 	if (rc == -2)
 		return false;
 	if (rc == -1)
 	{
-		report_error(w, s, now);
+		report_error(l, s, now);
 		return true;
 	}
 	gj_log_job(&w->log, &s->job,
@@ -160,27 +164,28 @@ hand_back(gj_worker *w, gj_slot *s, double now)
 			   "handed back but discarded (no attempts left)",
 			   (now - s->started_at) * 1000.0, "worker shutting down");
 	free(state);
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&l->mu);
 	s->handback = HANDBACK_SENT;
 	if (s->state == SLOT_DONE)
 		gj_slot_release(s);
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 	return true;
 }
 
 /* Reports the failed job in s. Returns false when the connection broke. */
 static bool
-report_failure(gj_worker *w, gj_slot *s, double now)
+report_failure(gj_lane *l, gj_slot *s, double now)
 {
+	gj_worker  *w = l->w;
 	char	   *state = NULL;
 	const char *error = s->error ? s->error : "the handler failed without giving a reason";
-	int			rc = gj_fail_job(w, s, error, s->outcome == GJ_RETRY, false, &state);
+	int			rc = gj_fail_job(l, s, error, s->outcome == GJ_RETRY, false, &state);
 
 	if (rc == -2)
 		return false;
 	if (rc == -1)
 	{
-		report_error(w, s, now);
+		report_error(l, s, now);
 		return true;
 	}
 	gj_log_job(&w->log, &s->job,
@@ -189,24 +194,35 @@ report_failure(gj_worker *w, gj_slot *s, double now)
 			   "failed (discarded)",
 			   run_ms(s), error);
 	free(state);
-	release(w, s);
+	release(l, s);
 	return true;
 }
 
-/*
- * Returns whether res, rows of (completed boolean, id bigint, ...), says
- * that the job id was completed.
- */
-static bool
-result_completed(PGresult *res, long long id)
+static int
+cmp_id(const void *a, const void *b)
 {
+	long long	x = *(const long long *) a;
+	long long	y = *(const long long *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Returns the ids that res, rows of (completed boolean, id bigint, ...),
+ * says were completed, sorted, with their count in *n. Malloc'd.
+ */
+static long long *
+completed_ids(PGresult *res, int *n)
+{
+	long long  *ids = gj_malloc(sizeof(long long) * (size_t) (PQntuples(res) + 1));
 	int			r;
 
+	*n = 0;
 	for (r = 0; r < PQntuples(res); r++)
-		if (strcmp(PQgetvalue(res, r, 0), "t") == 0 &&
-			atoll(PQgetvalue(res, r, 1)) == id)
-			return true;
-	return false;
+		if (strcmp(PQgetvalue(res, r, 0), "t") == 0)
+			ids[(*n)++] = atoll(PQgetvalue(res, r, 1));
+	qsort(ids, (size_t) *n, sizeof(long long), cmp_id);
+	return ids;
 }
 
 /* See internal.h. */
@@ -233,23 +249,36 @@ gj_completion_params(gj_worker *w, const int *idx, int n, gj_buf *ids,
 
 /* See internal.h. */
 void
-gj_completions_done(gj_worker *w, const int *idx, int n, PGresult *res)
+gj_completions_done(gj_lane *l, const int *idx, int n, PGresult *res)
 {
+	gj_worker  *w = l->w;
+	gj_buf		lines;
+	int			ndone;
+	long long  *done = completed_ids(res, &ndone);
 	int			held = 0;
 	int			i;
 
+	/* one write for the batch's log lines, one lock to free their slots */
+	gj_buf_init(&lines);
 	for (i = 0; i < n; i++)
 	{
 		gj_slot    *s = &w->slots[idx[i]];
-		bool		recorded = result_completed(res, s->job.id);
+		long long	id = s->job.id;
+		bool		recorded = bsearch(&id, done, (size_t) ndone, sizeof(long long),
+									   cmp_id) != NULL;
 
 		held += recorded;
-		gj_log_job(&w->log, &s->job,
-				   recorded ? "succeeded" :
-				   "succeeded, but its lease was lost (not recorded)",
-				   run_ms(s), NULL);
-		release(w, s);
+		gj_log_job_line(&w->log, &lines, &s->job,
+						recorded ? "succeeded" :
+						"succeeded, but its lease was lost (not recorded)",
+						run_ms(s), NULL);
 	}
+	gj_log_write(&w->log, &lines);
+	free(done);
+	pthread_mutex_lock(&l->mu);
+	for (i = 0; i < n; i++)
+		gj_slot_release(&w->slots[idx[i]]);
+	pthread_mutex_unlock(&l->mu);
 	if (held < n)
 		gj_log(&w->log, GJ_WARNING,
 			   "%d of %d completion%s not recorded: %s lost %s lease%s",
@@ -260,15 +289,16 @@ gj_completions_done(gj_worker *w, const int *idx, int n, PGresult *res)
 
 /* See internal.h. */
 void
-gj_completions_failed(gj_worker *w, const int *idx, int n, const char *sqlerr,
+gj_completions_failed(gj_lane *l, const int *idx, int n, const char *sqlerr,
 					  double now)
 {
+	gj_worker  *w = l->w;
 	int			i;
 
 	gj_log(&w->log, GJ_ERROR, "could not complete %d job%s: %s",
 		   n, n == 1 ? "" : "s", sqlerr);
 	for (i = 0; i < n; i++)
-		report_error(w, &w->slots[idx[i]], now);
+		report_error(l, &w->slots[idx[i]], now);
 }
 
 /*
@@ -276,8 +306,9 @@ gj_completions_failed(gj_worker *w, const int *idx, int n, const char *sqlerr,
  * when the connection broke.
  */
 bool
-gj_complete(gj_worker *w, const int *idx, int n, double now)
+gj_complete(gj_lane *l, const int *idx, int n, double now)
 {
+	gj_worker  *w = l->w;
 	gj_buf		ids;
 	gj_buf		attempts;
 	const char *params[2];
@@ -287,21 +318,21 @@ gj_complete(gj_worker *w, const int *idx, int n, double now)
 	gj_completion_params(w, idx, n, &ids, &attempts);
 	params[0] = ids.data;
 	params[1] = attempts.data;
-	res = gj_conn_exec(&w->work,
+	res = gj_conn_exec(&l->work,
 					   "SELECT true, c FROM goodjob.complete_ids($1::bigint[], $2::integer[]) c",
 					   2, params, &sqlerr);
 	gj_buf_free(&ids);
 	gj_buf_free(&attempts);
 	if (res == NULL)
 	{
-		bool		broken = w->work.pg == NULL;
+		bool		broken = l->work.pg == NULL;
 
 		if (!broken)
-			gj_completions_failed(w, idx, n, sqlerr, now);
+			gj_completions_failed(l, idx, n, sqlerr, now);
 		free(sqlerr);
 		return !broken;
 	}
-	gj_completions_done(w, idx, n, res);
+	gj_completions_done(l, idx, n, res);
 	PQclear(res);
 	return true;
 }
@@ -313,24 +344,25 @@ gj_complete(gj_worker *w, const int *idx, int n, double now)
  * carry[0..*ncarry), for the caller to complete with its claim.
  */
 bool
-gj_report(gj_worker *w, double now, int *carry, int *ncarry)
+gj_report(gj_lane *l, double now, int *carry, int *ncarry)
 {
-	int		   *handback = gj_malloc(sizeof(int) * (size_t) w->nslots);
-	int		   *success = gj_malloc(sizeof(int) * (size_t) w->nslots);
-	int		   *failure = gj_malloc(sizeof(int) * (size_t) w->nslots);
+	gj_worker  *w = l->w;
+	int		   *handback = gj_malloc(sizeof(int) * (size_t) l->nslots);
+	int		   *success = gj_malloc(sizeof(int) * (size_t) l->nslots);
+	int		   *failure = gj_malloc(sizeof(int) * (size_t) l->nslots);
 	int			nhandback = 0;
 	int			nsuccess = 0;
 	int			nfailure = 0;
 	bool		ok = true;
-	bool		due = now >= w->report_retry_at;
+	bool		due = now >= l->report_retry_at;
 	int			keep;
 	int			i;
 
 	if (ncarry != NULL)
 		*ncarry = 0;
 
-	pthread_mutex_lock(&w->mu);
-	for (i = 0; i < w->nslots; i++)
+	pthread_mutex_lock(&l->mu);
+	for (i = l->first; i < l->first + l->nslots; i++)
 	{
 		gj_slot    *s = &w->slots[i];
 
@@ -347,16 +379,16 @@ gj_report(gj_worker *w, double now, int *carry, int *ncarry)
 		else
 			failure[nfailure++] = i;
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&l->mu);
 
-	w->report_errors = false;
+	l->report_errors = false;
 	if (due)
 	{
 		for (i = 0; ok && i < nhandback; i++)
-			ok = hand_back(w, &w->slots[handback[i]], now);
+			ok = hand_back(l, &w->slots[handback[i]], now);
 		keep = carry != NULL ? GJ_MIN(nsuccess, GJ_COMPLETE_CHUNK) : 0;
 		for (i = 0; ok && i < nsuccess - keep; i += GJ_COMPLETE_CHUNK)
-			ok = gj_complete(w, success + i,
+			ok = gj_complete(l, success + i,
 							 GJ_MIN(nsuccess - keep - i, GJ_COMPLETE_CHUNK), now);
 		if (ok && keep > 0)
 		{
@@ -364,11 +396,11 @@ gj_report(gj_worker *w, double now, int *carry, int *ncarry)
 			*ncarry = keep;
 		}
 		for (i = 0; ok && i < nfailure; i++)
-			ok = report_failure(w, &w->slots[failure[i]], now);
-		if (w->report_errors)
-			gj_backoff_next(&w->report_backoff);
+			ok = report_failure(l, &w->slots[failure[i]], now);
+		if (l->report_errors)
+			gj_backoff_next(&l->report_backoff);
 		else
-			w->report_backoff = GJ_BACKOFF_MIN;
+			l->report_backoff = GJ_BACKOFF_MIN;
 	}
 	free(handback);
 	free(success);

@@ -16,9 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Largest concurrency and prefetch accepted. */
+/* Largest concurrency, prefetch and number of lanes accepted. */
 #define MAX_CONCURRENCY 1024
 #define MAX_PREFETCH 10000
+#define MAX_LANES 64
 
 /* See goodjob_client.h. */
 void
@@ -28,7 +29,7 @@ gj_config_init(gj_config *cfg)
 	cfg->listen = 1;
 	cfg->queues = "*";
 	cfg->concurrency = 1;
-	cfg->prefetch = 100;
+	cfg->prefetch = 200;
 	cfg->lease = 60.0;
 	cfg->poll_interval = 1.0;
 	cfg->grace = 30.0;
@@ -43,6 +44,9 @@ config_problem(const gj_config *cfg)
 		return "concurrency must be between 1 and 1024";
 	if (cfg->prefetch < 0 || cfg->prefetch > MAX_PREFETCH)
 		return "prefetch must be between 0 and 10000";
+	if (cfg->connections < 0 || cfg->connections > cfg->concurrency ||
+		cfg->connections > MAX_LANES)
+		return "connections must be between 1 and the concurrency (at most 64)";
 	if (!(cfg->lease >= 0.01 && cfg->lease <= 7 * 86400.0))
 		return "the lease must be between 0.01 seconds and 7 days";
 	if (!(cfg->poll_interval >= 0.001 && cfg->poll_interval <= 86400.0))
@@ -52,6 +56,56 @@ config_problem(const gj_config *cfg)
 	if (cfg->worker_name != NULL && *cfg->worker_name == '\0')
 		return "the worker name must not be empty";
 	return NULL;
+}
+
+/*
+ * Splits the executors, the prefetch and the slots among the lanes and
+ * makes their wake-up pipes. Returns false with a message in errbuf.
+ */
+static bool
+lanes_init(gj_worker *w, char *errbuf, size_t errlen)
+{
+	int			n = w->cfg.connections > 0 ? w->cfg.connections :
+		GJ_MIN(2, w->cfg.concurrency);
+	int			first = 0;
+	int			i;
+	int			k;
+
+	w->lanes = gj_malloc(sizeof(gj_lane) * (size_t) n);
+	memset(w->lanes, 0, sizeof(gj_lane) * (size_t) n);
+	for (i = 0; i < n; i++)
+		w->lanes[i].wake_pipe[0] = w->lanes[i].wake_pipe[1] = -1;
+	w->nlanes = n;
+	w->cfg.connections = n;
+	for (i = 0; i < n; i++)
+	{
+		gj_lane    *l = &w->lanes[i];
+
+		l->w = w;
+		l->index = i;
+		l->concurrency = w->cfg.concurrency / n + (i < w->cfg.concurrency % n);
+		l->prefetch = w->cfg.prefetch / n + (i < w->cfg.prefetch % n);
+		l->first = first;
+		l->nslots = l->concurrency + l->prefetch;
+		first += l->nslots;
+		for (k = l->first; k < l->first + l->nslots; k++)
+			w->slots[k].lane = i;
+		atomic_init(&l->claim_wanted, 1);
+		atomic_init(&l->server_seen, 0);
+		l->claim_backoff = GJ_BACKOFF_MIN;
+		l->report_backoff = GJ_BACKOFF_MIN;
+		l->ring = gj_malloc(sizeof(int) * (size_t) GJ_MAX(1, l->nslots));
+		pthread_mutex_init(&l->mu, NULL);
+		pthread_cond_init(&l->work_cv, NULL);
+		l->mu_initialized = true;
+		if (pipe2(l->wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		{
+			snprintf(errbuf, errlen, "could not create a pipe: %s", strerror(errno));
+			l->wake_pipe[0] = l->wake_pipe[1] = -1;
+			return false;
+		}
+	}
+	return true;
 }
 
 /* See goodjob_client.h. */
@@ -108,19 +162,10 @@ gj_worker_new(const gj_config *cfg, char *errbuf, size_t errlen)
 		w->slots[i].state = SLOT_FREE;
 		atomic_init(&w->slots[i].cancelled, 0);
 	}
-	w->ring = gj_malloc(sizeof(int) * (size_t) w->nslots);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->work_cv, NULL);
 	atomic_init(&w->stop_requests, 0);
-	atomic_init(&w->claim_wanted, 1);
-	atomic_init(&w->server_seen, 0);
-	w->claim_backoff = GJ_BACKOFF_MIN;
-	w->report_backoff = GJ_BACKOFF_MIN;
 	gj_logger_init(&w->log, cfg->log_format, cfg->log_stream, cfg->verbose != 0, w->name);
-	if (pipe2(w->wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+	if (!lanes_init(w, errbuf, errlen))
 	{
-		snprintf(errbuf, errlen, "could not create a pipe: %s", strerror(errno));
-		w->wake_pipe[0] = w->wake_pipe[1] = -1;
 		gj_worker_free(w);
 		return NULL;
 	}
@@ -162,18 +207,28 @@ gj_worker_stop(gj_worker *w)
 	int			saved_errno = errno;
 
 	atomic_fetch_add(&w->stop_requests, 1);
-	gj_wake(w);
+	gj_wake_all(w);
 	errno = saved_errno;
 }
 
-/* Wakes the dispatcher (async-signal-safe). */
+/* Wakes the dispatcher of lane l (async-signal-safe). */
 void
-gj_wake(gj_worker *w)
+gj_wake(gj_lane *l)
 {
-	if (write(w->wake_pipe[1], "", 1) < 0)
+	if (write(l->wake_pipe[1], "", 1) < 0)
 	{
 		/* full: the dispatcher has wake-ups pending anyway */
 	}
+}
+
+/* Wakes every lane's dispatcher (async-signal-safe). */
+void
+gj_wake_all(gj_worker *w)
+{
+	int			i;
+
+	for (i = 0; i < w->nlanes; i++)
+		gj_wake(&w->lanes[i]);
 }
 
 /*
@@ -218,14 +273,23 @@ gj_worker_free(gj_worker *w)
 		free(w->slots[i].error);
 	}
 	free(w->slots);
-	free(w->ring);
-	if (w->wake_pipe[0] >= 0)
+	for (i = 0; i < w->nlanes; i++)
 	{
-		close(w->wake_pipe[0]);
-		close(w->wake_pipe[1]);
+		gj_lane    *l = &w->lanes[i];
+
+		if (l->wake_pipe[0] >= 0)
+		{
+			close(l->wake_pipe[0]);
+			close(l->wake_pipe[1]);
+		}
+		free(l->ring);
+		if (l->mu_initialized)
+		{
+			pthread_mutex_destroy(&l->mu);
+			pthread_cond_destroy(&l->work_cv);
+		}
 	}
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->work_cv);
+	free(w->lanes);
 	pthread_mutex_destroy(&w->log.mu);
 	gj_queues_free(&w->queues);
 	free(w->queue_spec);
