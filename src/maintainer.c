@@ -46,6 +46,9 @@
 
 PGDLLEXPORT void goodjob_maintainer_main(Datum main_arg);
 
+/* Shortest time between two maintenance passes, in milliseconds. */
+#define MIN_PASS_GAP_MS 5
+
 /* Seconds before the postmaster restarts a maintainer that died. */
 #define MAINTAINER_RESTART_S 2
 
@@ -235,6 +238,14 @@ goodjob_maintainer_main(Datum main_arg)
 		MemoryContextSwitchTo(old_cxt);
 		MemoryContextReset(loop_cxt);
 
+		/*
+		 * At most one pass per MIN_PASS_GAP_MS: while a batch's jobs finish,
+		 * every commit wakes the maintainer, and back-to-back passes would
+		 * take a core from the workers. Wake-ups meanwhile are kept (the
+		 * latch stays set) and start the next pass after the gap.
+		 */
+		(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, MIN_PASS_GAP_MS,
+						 PG_WAIT_EXTENSION);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 goodjob_maintenance_interval_ms,

@@ -156,6 +156,11 @@ create_day_partition(TimestampTz day)
 	run_sql(psprintf("CREATE INDEX %s_batch_callback ON goodjob.%s"
 					 " (batch_callback_id) WHERE batch_callback_id IS NOT NULL",
 					 name, name));
+	/* since 0.2.0 (see goodjob--0.1.0--0.2.0.sql) */
+	run_sql(psprintf("CREATE INDEX %s_batch_discarded ON goodjob.%s"
+					 " (batch_id, finished_at)"
+					 " WHERE batch_id IS NOT NULL AND state = 'discarded'",
+					 name, name));
 	return true;
 }
 

@@ -3,7 +3,8 @@
 # batches; it keeps working with the current shared library; then
 # ALTER EXTENSION goodjob UPDATE brings it to the default version of
 # goodjob.control, with every row unchanged, the API working (old functions
-# and the ones the update adds) and the maintainer carrying on. Last, the
+# and the ones the update adds; the index on discarded batch jobs on every
+# partition of finished_jobs) and the maintainer carrying on. Last, the
 # updated database's goodjob objects (columns, indexes, constraints, views,
 # functions with their settings and grants, the dump configuration) must be
 # exactly those of a fresh CREATE EXTENSION at the default version.
@@ -116,6 +117,20 @@ for my $v (sort keys %views)
 {
 	is($node->safe_psql('old', $views{$v}), $before{$v}, "$v unchanged by the update");
 }
+
+# Every partition of finished_jobs, the dated ones the 0.1.0 maintainer made
+# included, has the index 0.2.0 adds for the discarded jobs of batches.
+cmp_ok($node->safe_psql('old',
+		"SELECT count(*) FROM pg_inherits WHERE inhparent = 'goodjob.finished_jobs'::regclass"),
+	'>=', 2, 'finished_jobs has dated partitions besides the default one');
+is( $node->safe_psql('old',
+		"SELECT string_agg(c.relname, ', ') FROM pg_inherits i"
+		  . " JOIN pg_class c ON c.oid = i.inhrelid"
+		  . " WHERE i.inhparent = 'goodjob.finished_jobs'::regclass"
+		  . " AND NOT EXISTS (SELECT 1 FROM pg_indexes x WHERE x.schemaname = 'goodjob'"
+		  . " AND x.tablename = c.relname AND x.indexname = c.relname || '_batch_discarded'"
+		  . " AND x.indexdef LIKE '%(batch_id, finished_at)%discarded%')"),
+	'', 'every partition has its _batch_discarded index after the update');
 
 # ------------------------------------------------ the API after the update
 # The running jobs of w1 keep their fencing tokens.
