@@ -78,31 +78,30 @@ static const ClaimKey key_max = {PG_INT32_MAX, DT_NOEND, PG_INT64_MAX};
 static HTAB *start_table = NULL;
 static LWLock *start_lock = NULL;
 
-/* Notes of this transaction, applied when it commits. */
-typedef struct PendingNote
+/*
+ * Keys of this transaction, per queue ("": claims from every queue), applied
+ * when it commits: the lowest key it made queued (notes), and the last key
+ * its claims took with the lowest epoch they read (raises).
+ */
+typedef struct PendingKey
 {
 	char		queue[NAMEDATALEN];
 	ClaimKey	key;
-} PendingNote;
+	uint64		epoch;			/* raises only */
+} PendingKey;
 
-/* Raises of this transaction's claims, applied when it commits. */
-typedef struct PendingRaise
+typedef struct PendingList
 {
-	char		queue[NAMEDATALEN];	/* "": every queue */
-	ClaimKey	key;
-	uint64		epoch;
-} PendingRaise;
+	PendingKey *keys;
+	int			n;
+	int			cap;
+} PendingList;
 
-static PendingRaise *raises = NULL;
-static int	nraises = 0;
-static int	raises_cap = 0;
-
-static PendingNote *pending = NULL;
-static int	npending = 0;
-static int	pending_cap = 0;
-static bool pending_any = false;	/* some note at all */
-static ClaimKey pending_min;	/* lowest noted key, for "every queue" */
+static PendingList notes;
+static PendingList raises;
 static bool callback_registered = false;
+
+static PendingKey *pending_find(PendingList *list, const char *queue);
 
 /* Compares two keys in claim order (like btint4cmp and friends). */
 int
@@ -202,8 +201,7 @@ goodjob_claim_start_get(const char *queue, ClaimKey *start, uint64 *epoch)
 									   10 * (int64) goodjob_maintenance_interval_ms) * 1000;
 	TimestampTz now = GetCurrentTimestamp();
 	bool		usable;
-
-	int			i;
+	PendingKey *own;
 
 	if (e == NULL)
 		return false;
@@ -214,15 +212,9 @@ goodjob_claim_start_get(const char *queue, ClaimKey *start, uint64 *epoch)
 	SpinLockRelease(&e->mutex);
 
 	/* this transaction's own jobs, noted only when it commits */
-	if (usable && pending_any)
-	{
-		if (queue == NULL && goodjob_claim_key_cmp(&pending_min, start) < 0)
-			*start = pending_min;
-		for (i = 0; queue != NULL && i < npending; i++)
-			if (strcmp(pending[i].queue, queue) == 0 &&
-				goodjob_claim_key_cmp(&pending[i].key, start) < 0)
-				*start = pending[i].key;
-	}
+	own = usable ? pending_find(&notes, queue ? queue : "") : NULL;
+	if (own != NULL && goodjob_claim_key_cmp(&own->key, start) < 0)
+		*start = own->key;
 	return usable;
 }
 
@@ -272,23 +264,12 @@ apply_notes(void)
 {
 	int			i;
 
-	for (i = 0; i < nraises; i++)
-		raise_entry(find_entry(raises[i].queue[0] ? raises[i].queue : NULL, false),
-					&raises[i].key, raises[i].epoch);
-	if (!pending_any)
-		return;
-
-	for (i = 0; i < npending; i++)
-		lower_entry(find_entry(pending[i].queue, false), &pending[i].key);
-	lower_entry(find_entry(NULL, false), &pending_min);
-}
-
-static void
-forget_notes(void)
-{
-	nraises = 0;
-	npending = 0;
-	pending_any = false;
+	for (i = 0; i < raises.n; i++)
+		raise_entry(find_entry(raises.keys[i].queue[0] ? raises.keys[i].queue : NULL, false),
+					&raises.keys[i].key, raises.keys[i].epoch);
+	for (i = 0; i < notes.n; i++)
+		lower_entry(find_entry(notes.keys[i].queue[0] ? notes.keys[i].queue : NULL, false),
+					&notes.keys[i].key);
 }
 
 static void
@@ -299,13 +280,12 @@ claim_start_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			if (pending_any || nraises > 0)
-				apply_notes();
-			forget_notes();
+			apply_notes();
+			notes.n = raises.n = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			forget_notes();
+			notes.n = raises.n = 0;
 			break;
 		default:
 			break;
@@ -322,6 +302,44 @@ register_callback(void)
 	}
 }
 
+/* Returns the key of queue in list, or NULL. */
+static PendingKey *
+pending_find(PendingList *list, const char *queue)
+{
+	int			i;
+
+	for (i = 0; i < list->n; i++)
+		if (strcmp(list->keys[i].queue, queue) == 0)
+			return &list->keys[i];
+	return NULL;
+}
+
+/*
+ * Returns the key of queue (shorter than NAMEDATALEN) in list; a new one
+ * holds to and epoch. Registers the transaction callback.
+ */
+static PendingKey *
+pending_key(PendingList *list, const char *queue, const ClaimKey *to, uint64 epoch)
+{
+	PendingKey *p = pending_find(list, queue);
+
+	register_callback();
+	if (p != NULL)
+		return p;
+	if (list->n == list->cap)
+	{
+		list->cap = Max(8, list->cap * 2);
+		list->keys = list->keys == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(PendingKey) * list->cap) :
+			repalloc(list->keys, sizeof(PendingKey) * list->cap);
+	}
+	p = &list->keys[list->n++];
+	strlcpy(p->queue, queue, NAMEDATALEN);
+	p->key = *to;
+	p->epoch = epoch;
+	return p;
+}
+
 /*
  * Raises the start key of queue (NULL: every queue) to to, the last job a
  * claim took, when the transaction commits (a claim rolled back leaves its
@@ -330,83 +348,42 @@ register_callback(void)
 void
 goodjob_claim_start_raise(const char *queue, const ClaimKey *to, uint64 epoch)
 {
-	int			i;
+	PendingKey *p;
 
 	if (start_table == NULL || (queue != NULL && strlen(queue) >= NAMEDATALEN))
 		return;
-	register_callback();
-	for (i = 0; i < nraises; i++)
-	{
-		if (strcmp(raises[i].queue, queue ? queue : "") == 0)
-		{
-			if (goodjob_claim_key_cmp(to, &raises[i].key) > 0)
-				raises[i].key = *to;
-			raises[i].epoch = Min(raises[i].epoch, epoch);
-			return;
-		}
-	}
-	if (nraises == raises_cap)
-	{
-		raises_cap = Max(8, raises_cap * 2);
-		raises = raises == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(PendingRaise) * raises_cap) :
-			repalloc(raises, sizeof(PendingRaise) * raises_cap);
-	}
-	strlcpy(raises[nraises].queue, queue ? queue : "", NAMEDATALEN);
-	raises[nraises].key = *to;
-	raises[nraises].epoch = epoch;
-	nraises++;
+	p = pending_key(&raises, queue ? queue : "", to, epoch);
+	if (goodjob_claim_key_cmp(to, &p->key) > 0)
+		p->key = *to;
+	p->epoch = Min(p->epoch, epoch);
 }
 
-/* Starts a note in this transaction. */
+/* Lowers the pending note of queue to key. */
 static void
-begin_note(void)
+note_key(const char *queue, const ClaimKey *key)
 {
-	register_callback();
-	if (!pending_any)
-	{
-		pending_min = key_max;
-		pending_any = true;
-	}
+	PendingKey *p = pending_key(&notes, queue, key, 0);
+
+	if (goodjob_claim_key_cmp(key, &p->key) < 0)
+		p->key = *key;
 }
 
 /*
  * Notes that this transaction made a job of queue queued with the given
- * key; when it commits, the start keys are lowered to it.
+ * key; when it commits, the start keys of queue and of every queue are
+ * lowered to it.
  */
 void
 goodjob_note_queued(const char *queue, int32 priority, TimestampTz scheduled_at,
 					int64 id)
 {
 	ClaimKey	key = {priority, scheduled_at, id};
-	int			i;
 
 	if (start_table == NULL)
 		return;
-	begin_note();
-	if (goodjob_claim_key_cmp(&key, &pending_min) < 0)
-		pending_min = key;
-	if (strlen(queue) >= NAMEDATALEN)
-		return;
-	for (i = 0; i < npending; i++)
-	{
-		if (strcmp(pending[i].queue, queue) == 0)
-		{
-			if (goodjob_claim_key_cmp(&key, &pending[i].key) < 0)
-				pending[i].key = key;
-			return;
-		}
-	}
-	if (npending == pending_cap)
-	{
-		pending_cap = Max(8, pending_cap * 2);
-		pending = pending == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(PendingNote) * pending_cap) :
-			repalloc(pending, sizeof(PendingNote) * pending_cap);
-	}
-	strlcpy(pending[npending].queue, queue, NAMEDATALEN);
-	pending[npending].key = key;
-	npending++;
+	note_key("", &key);
+	if (strlen(queue) < NAMEDATALEN)
+		note_key(queue, &key);
 }
 
 /* The lowest key of a queued job of queue (NULL: any), or key_max. */

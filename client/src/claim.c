@@ -114,7 +114,7 @@ gj_claim(gj_lane *l, int max_jobs, double now, const int *done, int ndone)
 	params[3] = lease;
 	if (ndone > 0)
 	{
-		gj_completion_params(w, done, ndone, &ids, &attempts);
+		gj_token_arrays(w, done, ndone, &ids, &attempts);
 		params[4] = ids.data;
 		params[5] = attempts.data;
 		res = gj_conn_exec(&l->work, COMPLETE_AND_CLAIM_SQL, 6, params, &error);

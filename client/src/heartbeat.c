@@ -123,15 +123,7 @@ gj_heartbeat(gj_lane *l, double now)
 		return;
 	}
 
-	gj_buf_init(&ids);
-	gj_buf_init(&attempts);
-	for (i = 0; i < n; i++)
-	{
-		gj_buf_printf(&ids, "%c%lld", i ? ',' : '{', (long long) w->slots[idx[i]].job.id);
-		gj_buf_printf(&attempts, "%c%d", i ? ',' : '{', w->slots[idx[i]].job.attempt);
-	}
-	gj_buf_puts(&ids, "}");
-	gj_buf_puts(&attempts, "}");
+	gj_token_arrays(w, idx, n, &ids, &attempts);
 	params[0] = ids.data;
 	params[1] = attempts.data;
 	res = gj_conn_exec(&l->work,

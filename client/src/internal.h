@@ -288,8 +288,8 @@ extern int	gj_thread_create(pthread_t *thread, void *(*fn) (void *), void *arg);
 extern void gj_slot_release(gj_slot *s);
 extern bool gj_report(gj_lane *l, double now, int *carry, int *ncarry);
 extern bool gj_complete(gj_lane *l, const int *idx, int n, double now);
-/* the arrays of ids and attempts of slots idx[0..n), as text */
-extern void gj_completion_params(gj_worker *w, const int *idx, int n,
+/* the ids and attempts (fencing tokens) of slots idx[0..n), as array text */
+extern void gj_token_arrays(gj_worker *w, const int *idx, int n,
 								 gj_buf *ids, gj_buf *attempts);
 /* logs and releases slots idx[0..n) after the statement res completed them */
 extern void gj_completions_done(gj_lane *l, const int *idx, int n, PGresult *res);

@@ -227,7 +227,7 @@ completed_ids(PGresult *res, int *n)
 
 /* See internal.h. */
 void
-gj_completion_params(gj_worker *w, const int *idx, int n, gj_buf *ids,
+gj_token_arrays(gj_worker *w, const int *idx, int n, gj_buf *ids,
 					 gj_buf *attempts)
 {
 	int			i;
@@ -315,7 +315,7 @@ gj_complete(gj_lane *l, const int *idx, int n, double now)
 	PGresult   *res;
 	char	   *sqlerr = NULL;
 
-	gj_completion_params(w, idx, n, &ids, &attempts);
+	gj_token_arrays(w, idx, n, &ids, &attempts);
 	params[0] = ids.data;
 	params[1] = attempts.data;
 	res = gj_conn_exec(&l->work,
