@@ -7,12 +7,16 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+
 use IPC::Run;
 use POSIX qw(:sys_wait_h);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use GoodjobWorkerTest;
 
 my $bin = $ENV{GOODJOB_BIN} // "$ENV{TESTDIR}/client/goodjob";
 die "goodjob client not found at $bin (build it with: make -C client)"
@@ -40,14 +44,7 @@ my $logdir = $PostgreSQL::Test::Utils::log_path;
 # ---------------------------------------------------------------- helpers
 
 # Runs goodjob with @args (stdin $in); returns (exit status, stdout, stderr).
-sub goodjob
-{
-	my ($in, @args) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ $bin, @args ], '<', \$in, '>', \$out, '2>', \$err,
-		IPC::Run::timeout(30));
-	return ($? >> 8, $out, $err);
-}
+sub goodjob { return run_goodjob($bin, @_); }
 
 # Enqueues a job with goodjob enqueue; returns its id.
 sub enqueue
@@ -77,22 +74,6 @@ sub start_worker
 	return $pid;
 }
 
-# Waits up to $timeout s for $pid to exit; returns its wait status, or
-# undef (after killing it) when it did not exit.
-sub wait_exit
-{
-	my ($pid, $timeout) = @_;
-	my $until = time + $timeout;
-	while (time < $until)
-	{
-		return $? if waitpid($pid, WNOHANG) == $pid;
-		sleep 0.05;
-	}
-	kill 'KILL', $pid;
-	waitpid($pid, 0);
-	return undef;
-}
-
 # Sends SIGTERM and waits for a clean exit.
 sub stop_worker
 {
@@ -103,33 +84,6 @@ sub stop_worker
 		"$what exits with status 0 on SIGTERM within $timeout s");
 }
 
-# Polls $sql until it returns $expected (or $timeout s pass); returns the
-# last value.
-sub poll_until
-{
-	my ($sql, $expected, $timeout) = @_;
-	my $until = time + $timeout;
-	my $got;
-	while (1)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return $got if $got eq $expected || time >= $until;
-		sleep 0.1;
-	}
-}
-
-# Writes an executable shell script into $dir.
-sub script
-{
-	my ($name, $body) = @_;
-	my $path = "$dir/$name";
-	open(my $fh, '>', $path) or die "$path: $!";
-	print $fh "#!/bin/sh\n$body";
-	close $fh;
-	chmod 0755, $path;
-	return $path;
-}
-
 sub job_row
 {
 	my ($id) = @_;
@@ -137,11 +91,10 @@ sub job_row
 		"SELECT state, attempts, coalesce(error, '') FROM goodjob.jobs WHERE id = $id");
 }
 
-sub slurp { return -e $_[0] ? slurp_file($_[0]) : ''; }
 
 # ------------------------------------------ retries, timeout, bad handlers
 
-my $flaky = script('flaky.sh', <<"EOF");
+my $flaky = write_script($dir, 'flaky.sh', <<"EOF");
 cat > "$dir/args.\$GOODJOB_JOB_ID"
 echo "\$GOODJOB_JOB_ID \$GOODJOB_ATTEMPT \$GOODJOB_JOB_CLASS [\$GOODJOB_BATCH_ID]" > "$dir/env.\$GOODJOB_JOB_ID"
 if [ "\$GOODJOB_ATTEMPT" -lt 3 ]; then echo "flaky failure \$GOODJOB_ATTEMPT" >&2; exit 1; fi
@@ -163,34 +116,34 @@ my $main = start_worker(
 	'--handler', 'Missing=goodjob_no_such_program --flag',
 	'--handler', 'Noop=:noop');
 
-is(poll_until("SELECT state || ' ' || attempts FROM goodjob.jobs WHERE id = $id{flaky}",
+is(poll_until($node, "SELECT state || ' ' || attempts FROM goodjob.jobs WHERE id = $id{flaky}",
 		'succeeded 3', 15),
 	'succeeded 3', 'a handler that fails twice then succeeds ends succeeded with 3 attempts');
-is(slurp("$dir/args.$id{flaky}"), '{"n": 42}', 'the handler got the args JSON on stdin');
-is(slurp("$dir/env.$id{flaky}"), "$id{flaky} 3 Flaky []\n",
+is(slurp_if_exists("$dir/args.$id{flaky}"), '{"n": 42}', 'the handler got the args JSON on stdin');
+is(slurp_if_exists("$dir/env.$id{flaky}"), "$id{flaky} 3 Flaky []\n",
 	'the handler got GOODJOB_JOB_ID, GOODJOB_ATTEMPT, GOODJOB_JOB_CLASS and GOODJOB_BATCH_ID');
 
-is(poll_until("SELECT state FROM goodjob.jobs WHERE id = $id{slow}", 'discarded', 10),
+is(poll_until($node, "SELECT state FROM goodjob.jobs WHERE id = $id{slow}", 'discarded', 10),
 	'discarded', 'a handler exceeding --timeout is failed');
 is(job_row($id{slow}), 'discarded|1|timed out after 1 s', "... with the error 'timed out after 1 s'");
 
-poll_until("SELECT state FROM goodjob.jobs WHERE id = $id{missing}", 'discarded', 5);
+poll_until($node, "SELECT state FROM goodjob.jobs WHERE id = $id{missing}", 'discarded', 5);
 like(job_row($id{missing}),
 	qr/^discarded\|1\|exit status 127: sh: .*goodjob_no_such_program: (not found|Permission denied)/,
 	'a missing handler program fails the job with the shell\'s error');
-poll_until("SELECT state FROM goodjob.jobs WHERE id = $id{unknown}", 'discarded', 5);
+poll_until($node, "SELECT state FROM goodjob.jobs WHERE id = $id{unknown}", 'discarded', 5);
 like(job_row($id{unknown}),
 	qr/^discarded\|1\|no handler for job class "Unknown"/,
 	'a job whose class has no handler is failed with a clear error');
-is(poll_until("SELECT state FROM goodjob.jobs WHERE id = $id{noop}", 'succeeded', 5),
+is(poll_until($node, "SELECT state FROM goodjob.jobs WHERE id = $id{noop}", 'succeeded', 5),
 	'succeeded', 'the built-in :noop handler completes its job');
 
 # The worker survived all of that and still takes new jobs, woken by NOTIFY.
 my $later = enqueue('Noop', '--queue', 'main');
-is(poll_until("SELECT state FROM goodjob.jobs WHERE id = $later", 'succeeded', 5),
+is(poll_until($node, "SELECT state FROM goodjob.jobs WHERE id = $later", 'succeeded', 5),
 	'succeeded', 'the worker survives failing handlers and runs the next job');
 
-my $log = slurp(worker_log('main'));
+my $log = slurp_if_exists(worker_log('main'));
 like($log, qr/job $id{flaky} Flaky \(queue main, attempt 1\) failed \(will retry\) in [\d.]+ ms: exit status 1: flaky failure 1/,
 	'one log line per failed attempt, with the stderr tail');
 like($log, qr/job $id{flaky} Flaky \(queue main, attempt 3\) succeeded/,
@@ -199,7 +152,7 @@ stop_worker($main, 10, 'the worker');
 
 # ------------------------------------------------ concurrency and restart
 
-my $span = script('span.sh', <<"EOF");
+my $span = write_script($dir, 'span.sh', <<"EOF");
 start=\$(date +%s.%N)
 sleep 1
 echo "\$start \$(date +%s.%N)" > "$dir/span.\$GOODJOB_JOB_ID"
@@ -207,7 +160,7 @@ EOF
 my $conc = start_worker('conc', '--queues', 'conc', '--concurrency', '4',
 	'--handler', "Span=$span", '--log-format', 'json');
 my @span_ids = map { enqueue('Span', '--queue', 'conc') } 1 .. 4;
-is( poll_until(
+is( poll_until($node, 
 		"SELECT count(*) FROM goodjob.jobs WHERE queue_name = 'conc' AND state = 'succeeded'",
 		'4', 10),
 	'4',
@@ -215,21 +168,21 @@ is( poll_until(
 my ($last_start, $first_end) = (0, 9e99);
 for my $jid (@span_ids)
 {
-	my ($s, $e) = split ' ', slurp("$dir/span.$jid");
+	my ($s, $e) = split ' ', slurp_if_exists("$dir/span.$jid");
 	$last_start = $s if defined $s && $s > $last_start;
 	$first_end = $e if defined $e && $e < $first_end;
 }
 ok($last_start > 0 && $last_start < $first_end,
 	'all four jobs ran at the same time (each started before any ended)');
-like(slurp(worker_log('conc')), qr/\{"time":"[^"]+","level":"info","worker":"[^"]+","event":"job","job_id":$span_ids[0],"job_class":"Span"/,
+like(slurp_if_exists(worker_log('conc')), qr/\{"time":"[^"]+","level":"info","worker":"[^"]+","event":"job","job_id":$span_ids[0],"job_class":"Span"/,
 	'--log-format json writes one JSON object per job outcome');
 
 # The server restarts under the running worker: it reconnects and carries on.
 $node->restart;
 my $after = enqueue('Span', '--queue', 'conc');
-is(poll_until("SELECT state FROM goodjob.jobs WHERE id = $after", 'succeeded', 20),
+is(poll_until($node, "SELECT state FROM goodjob.jobs WHERE id = $after", 'succeeded', 20),
 	'succeeded', 'the worker survives a server restart and runs new jobs');
-like(slurp(worker_log('conc')), qr/"msg":"work connection: lost the database connection/,
+like(slurp_if_exists(worker_log('conc')), qr/"msg":"work connection: lost the database connection/,
 	'the worker logged the lost connection');
 stop_worker($conc, 10, 'the worker after the restart');
 
@@ -250,7 +203,7 @@ while (time < $until
 }
 is(job_row($id{beat}), 'succeeded|1|',
 	'heartbeats keep the lease of a job that runs longer than its lease');
-unlike(slurp(worker_log('beat')), qr/WARNING|ERROR/, '... without a warning');
+unlike(slurp_if_exists(worker_log('beat')), qr/WARNING|ERROR/, '... without a warning');
 stop_worker($beat, 10, 'the heartbeat worker');
 
 # ------------------------------------------------- SIGTERM loses nothing
@@ -259,7 +212,7 @@ $id{long} = enqueue('Long', '--queue', 'term');
 $id{short} = enqueue('Short', '--queue', 'term');
 my $term = start_worker('term', '--queues', 'term', '--concurrency', '2',
 	'--grace', '2', '--handler', 'Long=sleep 30', '--handler', 'Short=sleep 1');
-is( poll_until(
+is( poll_until($node, 
 		"SELECT count(*) FROM goodjob.jobs WHERE queue_name = 'term' AND state = 'running'",
 		'2', 10),
 	'2',
@@ -355,7 +308,7 @@ ok($took >= 3 && $took < 15, sprintf('... backing off, not spinning (%.1f s)', $
 my $lost = start_worker('lost', '--dsn', $nowhere, '--handler', 'X=:noop');
 sleep 3;
 ok(waitpid($lost, WNOHANG) == 0, 'work keeps retrying while the server is unreachable');
-my @tries = (slurp(worker_log('lost')) =~ /cannot connect to the database/g);
+my @tries = (slurp_if_exists(worker_log('lost')) =~ /cannot connect to the database/g);
 ok(@tries >= 4 && @tries <= 16,
 	'... with backoff (' . scalar(@tries) . ' attempts by two connections in 3 s)');
 stop_worker($lost, 10, 'a worker that never connected');

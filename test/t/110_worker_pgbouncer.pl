@@ -17,17 +17,21 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+
 use IPC::Run;
 use POSIX qw(:sys_wait_h);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use GoodjobPgBouncer;
+use GoodjobWorkerTest;
 
-my $pgbouncer = $ENV{PGBOUNCER} // '/usr/sbin/pgbouncer';
 plan skip_all =>
-  "pgbouncer not found at $pgbouncer (apt-get install pgbouncer; test/run.sh installs it)"
-  unless -x $pgbouncer;
+  'pgbouncer not found (apt-get install pgbouncer; test/run.sh installs it)'
+  unless pgbouncer_binary();
 
 my $bin = $ENV{GOODJOB_BIN} // "$ENV{TESTDIR}/client/goodjob";
 die "goodjob client not found at $bin (build it with: make -C client)"
@@ -54,71 +58,20 @@ sub worker_log { return "$logdir/110_worker_pgbouncer_$_[0].log"; }
 
 # ------------------------------------------------------------- PgBouncer
 
-# A short socket directory (Unix socket paths are limited to ~100 bytes).
-my $sockdir = PostgreSQL::Test::Utils::tempdir_short;
-my $bport = PostgreSQL::Test::Cluster::get_free_port();
-my $bouncer_log = "$logdir/110_worker_pgbouncer_pgbouncer.log";
-my $server_host = $node->host;
-my $server_port = $node->port;
+my $pool = start_pgbouncer($node, '110_worker_pgbouncer',
+	admin_users => $user,
+	max_client_conn => 100,
+	default_pool_size => 4,
+	server_lifetime => 3600,
+	ignore_startup_parameters => 'extra_float_digits');
+my ($sockdir, $bport, $bouncer_log) = @$pool{qw(sockdir port log)};
 
-open(my $uf, '>', "$dir/userlist.txt") or die "$dir/userlist.txt: $!";
-print $uf qq{"$user" ""\n};
-close $uf;
-open(my $ini, '>', "$dir/pgbouncer.ini") or die "$dir/pgbouncer.ini: $!";
-print $ini <<"EOF";
-[databases]
-postgres = host=$server_host port=$server_port dbname=postgres
-
-[pgbouncer]
-pool_mode = transaction
-listen_addr =
-listen_port = $bport
-unix_socket_dir = $sockdir
-auth_type = trust
-auth_file = $dir/userlist.txt
-admin_users = $user
-max_client_conn = 100
-default_pool_size = 4
-min_pool_size = 0
-server_lifetime = 3600
-pidfile = $dir/pgbouncer.pid
-ignore_startup_parameters = extra_float_digits
-EOF
-close $ini;
-
-my $bouncer_pid = fork();
-die "fork: $!" unless defined $bouncer_pid;
-if ($bouncer_pid == 0)
-{
-	# not daemonized, PgBouncer logs to stderr
-	open(STDOUT, '>>', $bouncer_log) or POSIX::_exit(126);
-	open(STDERR, '>&', \*STDOUT) or POSIX::_exit(126);
-	exec($pgbouncer, "$dir/pgbouncer.ini") or POSIX::_exit(127);
-}
-
-# Stops PgBouncer (also when the test dies half-way).
-sub stop_bouncer
-{
-	return unless $bouncer_pid;
-	kill 'INT', $bouncer_pid;		# SIGINT: shut down at once
-	for (1 .. 100)
-	{
-		last if waitpid($bouncer_pid, WNOHANG) == $bouncer_pid;
-		sleep 0.05;
-	}
-	if (kill 0, $bouncer_pid)
-	{
-		kill 'KILL', $bouncer_pid;
-		waitpid($bouncer_pid, 0);
-	}
-	$bouncer_pid = undef;
-}
 my @workers;
 END
 {
 	local $?;
 	kill 'KILL', $_ for @workers;
-	stop_bouncer();
+	stop_pgbouncer($pool);
 }
 
 my $bouncer = "host=$sockdir port=$bport dbname=postgres user=$user";
@@ -159,14 +112,7 @@ ok($up, 'PgBouncer (transaction pooling) is up in front of the server')
 # ---------------------------------------------------------------- helpers
 
 # Runs goodjob with @args (stdin $in); returns (exit status, stdout, stderr).
-sub goodjob
-{
-	my ($in, @args) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ $bin, @args ], '<', \$in, '>', \$out, '2>', \$err,
-		IPC::Run::timeout(30));
-	return ($? >> 8, $out, $err);
-}
+sub goodjob { return run_goodjob($bin, @_); }
 
 # Enqueues a job with goodjob enqueue through PgBouncer; returns its id.
 sub enqueue
@@ -199,52 +145,13 @@ sub start_worker
 sub stop_worker
 {
 	my ($pid, $timeout, $what) = @_;
-	my $status;
 	kill 'TERM', $pid;
-	my $until = time + $timeout;
-	while (time < $until)
-	{
-		if (waitpid($pid, WNOHANG) == $pid) { $status = $?; last; }
-		sleep 0.05;
-	}
-	if (!defined $status)
-	{
-		kill 'KILL', $pid;
-		waitpid($pid, 0);
-	}
+	my $status = wait_exit($pid, $timeout);
 	@workers = grep { $_ != $pid } @workers;
 	ok(defined $status && $status == 0,
 		"$what exits with status 0 on SIGTERM within $timeout s");
 }
 
-# Polls $sql (on the server directly) until it returns $expected or
-# $timeout s pass; returns the last value.
-sub poll_until
-{
-	my ($sql, $expected, $timeout) = @_;
-	my $until = time + $timeout;
-	my $got;
-	while (1)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return $got if $got eq $expected || time >= $until;
-		sleep 0.1;
-	}
-}
-
-# Writes an executable shell script into $dir.
-sub script
-{
-	my ($name, $body) = @_;
-	my $path = "$dir/$name";
-	open(my $fh, '>', $path) or die "$path: $!";
-	print $fh "#!/bin/sh\n$body";
-	close $fh;
-	chmod 0755, $path;
-	return $path;
-}
-
-sub slurp { return -e $_[0] ? slurp_file($_[0]) : ''; }
 
 # The JSON log lines of a worker, as hashes of their top-level string and
 # number fields (enough for level, event, outcome, job_class, msg).
@@ -252,7 +159,7 @@ sub log_lines
 {
 	my ($name) = @_;
 	my @lines;
-	for my $line (split /\n/, slurp(worker_log($name)))
+	for my $line (split /\n/, slurp_if_exists(worker_log($name)))
 	{
 		my %h;
 		while ($line =~ /"(\w+)":("((?:[^"\\]|\\.)*)"|(-?[\d.]+)|null)/g)
@@ -271,7 +178,7 @@ sub log_lines
 sub check_log
 {
 	my ($name, $what) = @_;
-	my $text = slurp(worker_log($name));
+	my $text = slurp_if_exists(worker_log($name));
 	my @lines = log_lines($name);
 	my @errors = grep { ($_->{level} // '') eq 'error' } @lines;
 	is(scalar(@errors), 0, "$what logged no errors")
@@ -290,13 +197,13 @@ sub check_log
 }
 
 # The attempt-counting flaky handler: fails attempts 1 and 2.
-my $flaky = script('flaky.sh', <<'EOF');
+my $flaky = write_script($dir, 'flaky.sh', <<'EOF');
 cat > /dev/null
 if [ "$GOODJOB_ATTEMPT" -lt 3 ]; then echo "flaky failure $GOODJOB_ATTEMPT" >&2; exit 1; fi
 EOF
 
 # A batch callback: records "class batch event" (args arrive on stdin).
-my $callback = script('callback.sh', <<"EOF");
+my $callback = write_script($dir, 'callback.sh', <<"EOF");
 args=\$(cat)
 echo "\$GOODJOB_JOB_CLASS \$GOODJOB_BATCH_CALLBACK_ID \$args" >> "$dir/callbacks.\$GOODJOB_BATCH_CALLBACK_ID"
 EOF
@@ -328,7 +235,7 @@ sub check_pass
 {
 	my ($q, $name, $n, $parts, $flaky_id, $bid, $what) = @_;
 	my $total = $n + 2 + 1 + $parts + 2;
-	is( poll_until(
+	is( poll_until($node, 
 			"SELECT count(*) FROM goodjob.jobs WHERE queue_name = '$q' AND state = 'succeeded'",
 			$total, 20),
 		$total,
@@ -346,11 +253,11 @@ sub check_pass
 			  . "FROM goodjob.jobs WHERE batch_callback_id = $bid"),
 		"BatchDone finish succeeded $name, BatchOk success succeeded $name",
 		"$what: the batch's on_success and on_finish callbacks were run by the same worker");
-	is(join('', sort split /^/m, slurp("$dir/callbacks.$bid")),
+	is(join('', sort split /^/m, slurp_if_exists("$dir/callbacks.$bid")),
 		qq{BatchDone $bid {"event": "finish", "batch_id": $bid}\n}
 		  . qq{BatchOk $bid {"event": "success", "batch_id": $bid}\n},
 		"$what: the callback commands got GOODJOB_BATCH_CALLBACK_ID and their args");
-	is( poll_until(
+	is( poll_until($node, 
 			"SELECT finished_at IS NOT NULL AND discarded_at IS NULL FROM goodjob.batches WHERE id = $bid",
 			't', 10),
 		't',
@@ -373,7 +280,7 @@ my $wb = start_worker('bouncer-b', '--dsn', $bouncer, '--listen-dsn', $direct,
 	'--handler', 'Part=:noop',
 	'--handler', "BatchOk=$callback", '--handler', "BatchDone=$callback");
 # both workers listen before the jobs come
-poll_until(
+poll_until($node, 
 	"SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN goodjob'", '2', 10);
 
 my ($flaky_a, $bid_a) = enqueue_mix('main', $n, $parts);
@@ -415,7 +322,7 @@ check_pass('poll', 'bouncer-c', $n, $parts, $flaky_c, $bid_c,
 	'through PgBouncer only, --no-listen');
 stop_worker($wc, 10, 'worker c (--no-listen)');
 check_log('bouncer-c', 'worker c');
-like(slurp(worker_log('bouncer-c')), qr/not listening/, '... which did not LISTEN');
+like(slurp_if_exists(worker_log('bouncer-c')), qr/not listening/, '... which did not LISTEN');
 
 # ---------------------------------------------------------- the aftermath
 
@@ -436,9 +343,9 @@ my ($xacts) = $out =~ /^postgres\|(\d+)\|/m;
 ok(defined $xacts && $xacts > 30,
 	'PgBouncer counted the transactions (' . ($xacts // 'none') . ')')
   or diag("SHOW STATS: exit $rc: $out $err");
-unlike(slurp($bouncer_log), qr/prepared statement|unsupported startup parameter/i,
+unlike(slurp_if_exists($bouncer_log), qr/prepared statement|unsupported startup parameter/i,
 	'PgBouncer logged no prepared-statement or startup-parameter trouble');
 
-stop_bouncer();
+stop_pgbouncer($pool);
 $node->stop;
 done_testing();

@@ -8,16 +8,18 @@
 use strict;
 use warnings;
 
-use POSIX qw(:sys_wait_h);
+use FindBin;
+use lib $FindBin::RealBin;
+
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep);
+use GoodjobPgBouncer;
 
-my $pgbouncer = $ENV{PGBOUNCER} // '/usr/sbin/pgbouncer';
 plan skip_all =>
-  "pgbouncer not found at $pgbouncer (apt-get install pgbouncer; test/run.sh installs it)"
-  unless -x $pgbouncer;
+  'pgbouncer not found (apt-get install pgbouncer; test/run.sh installs it)'
+  unless pgbouncer_binary();
 
 my $clients = 500;
 my $per_client = 20;
@@ -39,49 +41,11 @@ $node->safe_psql('postgres',
 	"SELECT count(*) FROM goodjob.bulk_enqueue('{Many}', array_fill('{}'::jsonb, ARRAY[$jobs]), '{many}')");
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-my $sockdir = PostgreSQL::Test::Utils::tempdir_short;
-my $bport = PostgreSQL::Test::Cluster::get_free_port();
-my $bouncer_log = "$PostgreSQL::Test::Utils::log_path/111_pgbouncer_many_clients_pgbouncer.log";
-my ($host, $port) = ($node->host, $node->port);
-
-open(my $uf, '>', "$dir/userlist.txt") or die "$dir/userlist.txt: $!";
-print $uf qq{"$user" ""\n};
-close $uf;
-open(my $ini, '>', "$dir/pgbouncer.ini") or die "$dir/pgbouncer.ini: $!";
-print $ini <<"INI";
-[databases]
-postgres = host=$host port=$port dbname=postgres
-
-[pgbouncer]
-pool_mode = transaction
-listen_addr =
-listen_port = $bport
-unix_socket_dir = $sockdir
-auth_type = trust
-auth_file = $dir/userlist.txt
-max_client_conn = 600
-default_pool_size = $pool
-min_pool_size = 0
-pidfile = $dir/pgbouncer.pid
-INI
-close $ini;
-
-my $bouncer_pid = fork();
-die "fork: $!" unless defined $bouncer_pid;
-if ($bouncer_pid == 0)
-{
-	open(STDOUT, '>>', $bouncer_log) or POSIX::_exit(126);
-	open(STDERR, '>&', \*STDOUT) or POSIX::_exit(126);
-	exec($pgbouncer, "$dir/pgbouncer.ini") or POSIX::_exit(127);
-}
-END
-{
-	if ($bouncer_pid)
-	{
-		kill 'INT', $bouncer_pid;
-		waitpid($bouncer_pid, 0);
-	}
-}
+my $bouncer = start_pgbouncer($node, '111_pgbouncer_many_clients',
+	max_client_conn => 600,
+	default_pool_size => $pool);
+my ($sockdir, $bport) = @$bouncer{qw(sockdir port)};
+END { stop_pgbouncer($bouncer); }
 for (1 .. 100)
 {
 	last if -S "$sockdir/.s.PGSQL.$bport";
