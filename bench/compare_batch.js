@@ -10,7 +10,7 @@
 const fs = require('fs');
 const { spawn } = require('child_process');
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { sleep, median } = require('./stats');
 
 function parseArgs(argv) {
 	const opts = { dsn: '', json: '', goodjob: 'goodjob', jobs: 10000, runs: 3, concurrency: [4, 16], logDir: '' };
@@ -28,11 +28,6 @@ function parseArgs(argv) {
 	}
 	if (!opts.dsn) throw new Error('--dsn is required');
 	return opts;
-}
-
-function median(xs) {
-	const s = [...xs].sort((a, b) => a - b);
-	return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main() {

@@ -17,7 +17,7 @@ const { spawn } = require('child_process');
 const readline = require('readline');
 const { performance } = require('perf_hooks');
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { sleep, median, percentile } = require('./stats');
 const wallMs = () => performance.timeOrigin + performance.now();
 
 function parseArgs(argv) {
@@ -156,16 +156,6 @@ class ConsumerProcess {
 }
 
 // ------------------------------------------------------------ the driver
-
-function median(xs) {
-	const s = [...xs].sort((a, b) => a - b);
-	return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function percentile(xs, p) {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
-}
 
 async function main() {
 	const opts = parseArgs(process.argv);

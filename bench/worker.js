@@ -97,7 +97,7 @@ function parseArgs(argv) {
 	return opts;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { sleep, median, percentile } = require('./stats');
 // wall-clock milliseconds with sub-millisecond resolution
 const wallMs = () => performance.timeOrigin + performance.now();
 
@@ -217,17 +217,6 @@ class WorkerProcess {
 		await this.exit;
 		clearTimeout(t);
 	}
-}
-
-function median(xs) {
-	const s = [...xs].sort((a, b) => a - b);
-	return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-// nearest-rank percentile
-function percentile(xs, p) {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
 }
 
 async function main() {
